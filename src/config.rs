@@ -1,0 +1,76 @@
+//! Every setting, from a flag or its environment variable, with its default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::db::{DatabaseUrl, SetupError};
+
+#[derive(Debug, Parser)]
+#[command(name = "orgql", version, about = "GraphQL API server for organization membership")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) and exit.
+    PrintSchema,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long = "bind", env = "BIND_ADDR", default_value = "127.0.0.1:8000", global = true)]
+    pub bind: SocketAddr,
+
+    /// sqlite://PATH or a file path (created on first run), postgres://… or postgresql://…
+    #[arg(long, env = "DATABASE_URL", default_value = "data/orgql.db", global = true)]
+    pub database_url: String,
+
+    /// Database connections in the pool [default: 4 per CPU core, at least 8].
+    #[arg(long, env = "DB_POOL_SIZE", global = true)]
+    pub db_pool_size: Option<usize>,
+
+    /// SMTP server for outgoing mail (smtp://user:pass@host:port or smtps://…); unset: mail is written to --mail-dir.
+    #[arg(long, env = "SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Folder for .eml files when no SMTP server is configured.
+    #[arg(long, env = "MAIL_DIR", default_value = "data/mail", global = true)]
+    pub mail_dir: PathBuf,
+
+    /// Sender of outgoing mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "orgql <noreply@localhost>", global = true)]
+    pub mail_from: String,
+
+    /// Public URL of the web app; invitation links are {APP_URL}/invitations/accept?token=TOKEN.
+    #[arg(long, env = "APP_URL", default_value = "http://127.0.0.1:8000", global = true)]
+    pub app_url: String,
+}
+
+impl Config {
+    /// Settings with every default, for tests and tools.
+    pub fn with_database(database_url: &str) -> Config {
+        let mut config = Cli::parse_from(["orgql"]).config;
+        config.database_url = database_url.to_owned();
+        config
+    }
+
+    pub fn database(&self) -> Result<DatabaseUrl, SetupError> {
+        self.database_url.parse()
+    }
+
+    pub fn pool_size(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        self.db_pool_size.unwrap_or((cores * 4).max(8))
+    }
+}

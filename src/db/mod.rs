@@ -1,0 +1,292 @@
+//! The database: one pool over SQLite or PostgreSQL, chosen at run time from
+//! the URL, and one query code path for both (see [`with_conn!`]).
+
+pub mod schema;
+mod url;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel::{ConnectionError, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+pub use url::DatabaseUrl;
+
+use crate::domain::DomainError;
+
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Per-connection settings for a server: WAL lets readers run beside the one
+/// writer, busy_timeout makes writers queue instead of failing with
+/// SQLITE_BUSY, and NORMAL sync is durable in WAL mode except on power loss.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;";
+
+/// A connection borrowed from the pool, of either backend.
+pub enum Conn<'a> {
+    Postgres(&'a mut AsyncPgConnection),
+    Sqlite(&'a mut SqliteConn),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of each backend.
+/// The body is type-checked once per backend, so a query one backend cannot
+/// run fails to compile instead of failing at run time.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match &mut *$conn {
+            $crate::db::Conn::Postgres($c) => {
+                let $c = &mut **$c;
+                $body
+            }
+            $crate::db::Conn::Sqlite($c) => {
+                let $c = &mut **$c;
+                $body
+            }
+        }
+    };
+}
+
+enum Pooled {
+    Postgres(Object<AsyncPgConnection>),
+    Sqlite(Object<SqliteConn>),
+}
+
+impl Pooled {
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Pooled::Postgres(c) => Conn::Postgres(c),
+            Pooled::Sqlite(c) => Conn::Sqlite(c),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Pools {
+    Postgres(Pool<AsyncPgConnection>),
+    Sqlite(Pool<SqliteConn>),
+}
+
+/// The body of a database unit of work: borrows the connection for as long
+/// as the returned future runs.
+pub trait Work<T>:
+    for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, DomainError>> + Send + 'static
+{
+}
+impl<T, F> Work<T> for F where
+    F: for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, DomainError>>
+        + Send
+        + 'static
+{
+}
+
+/// Why the database could not be set up; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "--database-url / DATABASE_URL: {0:?} is not supported (use sqlite://PATH, a file path, postgres:// or postgresql://)"
+    )]
+    UnsupportedUrl(String),
+    #[error("--database-url / DATABASE_URL: cannot open {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("--database-url / DATABASE_URL: migrating {url} failed: {reason}")]
+    Migration { url: String, reason: String },
+}
+
+/// The database handle shared by the whole server: a pool and a counter of
+/// the SQL statements it has run (tests read it to prove N+1-free queries).
+#[derive(Clone)]
+pub struct Db {
+    pools: Pools,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Opens the database, creating it (and a SQLite file's folder) if it
+    /// does not exist, and applies pending migrations.
+    pub async fn connect(url: &DatabaseUrl, pool_size: usize) -> Result<Db, SetupError> {
+        let statements = Arc::new(AtomicU64::new(0));
+        let pool_error = |e: diesel_async::pooled_connection::deadpool::BuildError| {
+            SetupError::Unreachable { url: url.redacted(), reason: e.to_string() }
+        };
+        let pools = match url {
+            DatabaseUrl::Postgres(pg) => {
+                url::create_postgres_database_if_missing(pg).await.map_err(|reason| {
+                    SetupError::Unreachable { url: url.redacted(), reason }
+                })?;
+                let counter = statements.clone();
+                let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                config.custom_setup = Box::new(move |url| {
+                    let counter = counter.clone();
+                    async move {
+                        let mut conn = AsyncPgConnection::establish(url).await?;
+                        conn.set_instrumentation(StatementCounter(counter));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(pg, config);
+                Pools::Postgres(Pool::builder(manager).max_size(pool_size).build().map_err(pool_error)?)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| SetupError::Unreachable {
+                        url: url.redacted(),
+                        reason: format!("cannot create {}: {e}", dir.display()),
+                    })?;
+                }
+                let counter = statements.clone();
+                let mut config = ManagerConfig::<SqliteConn>::default();
+                config.custom_setup = Box::new(move |url| {
+                    let counter = counter.clone();
+                    async move {
+                        let mut conn = SqliteConn::establish(url).await?;
+                        conn.batch_execute(SQLITE_SETUP)
+                            .await
+                            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        conn.set_instrumentation(StatementCounter(counter));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), config);
+                Pools::Sqlite(Pool::builder(manager).max_size(pool_size).build().map_err(pool_error)?)
+            }
+        };
+        let db = Db { pools, statements };
+        db.migrate().await.map_err(|reason| SetupError::Migration { url: url.redacted(), reason })?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<(), String> {
+        // The harness drives the async connection from blocking code.
+        let run = |pooled: Pooled| {
+            tokio::task::spawn_blocking(move || match pooled {
+                Pooled::Postgres(c) => {
+                    let conn = Object::take(c);
+                    diesel_async::AsyncMigrationHarness::new(conn)
+                        .run_pending_migrations(POSTGRES_MIGRATIONS)
+                        .map(drop)
+                }
+                Pooled::Sqlite(c) => {
+                    let conn = Object::take(c);
+                    diesel_async::AsyncMigrationHarness::new(conn)
+                        .run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(drop)
+                }
+            })
+        };
+        let pooled = self.pooled().await.map_err(|e| format!("{e:?}"))?;
+        run(pooled).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+    }
+
+    async fn pooled(&self) -> Result<Pooled, DomainError> {
+        let unavailable = |e| DomainError::Internal(anyhow::anyhow!("database pool: {e}"));
+        Ok(match &self.pools {
+            Pools::Postgres(p) => Pooled::Postgres(p.get().await.map_err(unavailable)?),
+            Pools::Sqlite(p) => Pooled::Sqlite(p.get().await.map_err(unavailable)?),
+        })
+    }
+
+    /// Runs read-only work on a pooled connection.
+    pub async fn read<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T, DomainError> {
+        let mut pooled = self.pooled().await?;
+        work(&mut pooled.conn()).await
+    }
+
+    /// Runs `work` in one transaction (`BEGIN IMMEDIATE` on SQLite, so
+    /// concurrent writers queue instead of failing) and commits it when it
+    /// returns Ok, rolls it back otherwise.
+    ///
+    /// The transaction runs in its own task: a client that disconnects
+    /// mid-request drops the request's future, but never a transaction
+    /// half-way, so no pooled connection is left inside an open transaction.
+    pub async fn write<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T, DomainError> {
+        let mut pooled = self.pooled().await?;
+        let task = tokio::spawn(async move {
+            let mut conn = pooled.conn();
+            begin(&mut conn).await?;
+            match work(&mut conn).await {
+                Ok(value) => {
+                    with_conn!(&mut conn, |c| commit(c).await)?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    with_conn!(&mut conn, |c| rollback(c).await)?;
+                    Err(error)
+                }
+            }
+        });
+        task.await.map_err(|e| DomainError::Internal(anyhow::anyhow!("transaction task: {e}")))?
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.read(|c| async move { with_conn!(c, |c| c.batch_execute("SELECT 1").await).map_err(Into::into) }.boxed())
+            .await
+            .is_ok()
+    }
+
+    /// SQL statements run since start, by every connection of the pool.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Postgres(_) => Backend::Postgres,
+            Pools::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+async fn begin(conn: &mut Conn<'_>) -> diesel::QueryResult<()> {
+    match conn {
+        Conn::Postgres(c) => diesel_async::AnsiTransactionManager::begin_transaction(*c).await,
+        Conn::Sqlite(c) => {
+            c.spawn_blocking(|c| {
+                diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                    c,
+                    "BEGIN IMMEDIATE",
+                )
+            })
+            .await
+        }
+    }
+}
+
+async fn commit<C: AsyncConnection>(c: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::commit_transaction(c).await
+}
+
+async fn rollback<C: AsyncConnection>(c: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::rollback_transaction(c).await
+}
+
+/// Counts every statement a connection starts.
+struct StatementCounter(Arc<AtomicU64>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

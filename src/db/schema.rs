@@ -1,0 +1,127 @@
+//! One schema for both backends: only column types that SQLite and
+//! PostgreSQL share (see migrations/sqlite and migrations/postgres).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> BigInt,
+        name -> Text,
+        slug -> Text,
+        created_at -> Timestamp,
+        credits_available -> Integer,
+        credits_distributed -> Integer,
+        standard_seat_limit -> Integer,
+        pro_seat_limit -> Integer,
+        standard_seats_used -> Integer,
+        pro_seats_used -> Integer,
+        member_count -> Integer,
+        admin_count -> Integer,
+        manager_count -> Integer,
+        basic_member_count -> Integer,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        /// Generated from role by the database; never written.
+        role_rank -> Integer,
+        credits -> Integer,
+        seat -> Text,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        email -> Text,
+        role -> Text,
+        status -> Text,
+        token_hash -> Text,
+        invited_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credit_ledger (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        kind -> Text,
+        amount -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        target_user_id -> Nullable<BigInt>,
+        target_email -> Nullable<Text>,
+        details -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> BigInt,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(memberships -> organizations (organization_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(invitations -> organizations (organization_id));
+diesel::joinable!(audit_events -> organizations (organization_id));
+diesel::joinable!(credit_ledger -> organizations (organization_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    organizations,
+    memberships,
+    invitations,
+    credit_ledger,
+    audit_events,
+    email_outbox,
+);

@@ -1,0 +1,63 @@
+use super::Permission;
+
+/// Everything a domain operation can refuse, in the domain's own terms. The
+/// GraphQL layer maps each variant to a message and `extensions.code` once.
+///
+/// It deliberately does not implement `Display`: a resolver cannot turn it
+/// into a GraphQL error by accident, only through that one mapping.
+#[derive(Debug)]
+pub enum DomainError {
+    /// No valid session, or credentials that do not match.
+    Unauthenticated(&'static str),
+    /// The viewer is a member but their role lacks this permission.
+    MissingPermission(Permission),
+    /// A rule other than a permission forbids it (e.g. someone else's invitation).
+    Forbidden(String),
+    /// The thing does not exist, or the viewer may not know it exists.
+    NotFound(&'static str),
+    Conflict(String),
+    BadInput(String),
+    LimitExceeded(String),
+    /// A fault of ours: logged in full, never shown to the client.
+    Internal(anyhow::Error),
+}
+
+impl DomainError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        DomainError::BadInput(message.into())
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        DomainError::Conflict(message.into())
+    }
+}
+
+/// Unique constraints whose violation is the client's conflict, not our
+/// fault: PostgreSQL names the index, SQLite names the columns.
+const UNIQUE_VIOLATIONS: &[(&str, &str, &str)] = &[
+    ("users_email_key", "users.email", "an account with this email already exists"),
+    ("organizations_slug_key", "organizations.slug", "this slug is taken"),
+    (
+        "memberships_organization_user_key",
+        "memberships.organization_id, memberships.user_id",
+        "this user is already a member",
+    ),
+];
+
+impl From<diesel::result::Error> for DomainError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        if let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error {
+            let known = UNIQUE_VIOLATIONS.iter().find(|(index, columns, _)| {
+                info.constraint_name() == Some(index) || info.message().ends_with(columns)
+            });
+            if let Some((_, _, message)) = known {
+                return DomainError::Conflict((*message).to_owned());
+            }
+        }
+        if let Error::NotFound = error {
+            return DomainError::Internal(anyhow::anyhow!("a row the operation relies on is gone"));
+        }
+        DomainError::Internal(error.into())
+    }
+}

@@ -1,0 +1,21 @@
+//! The business rules: plain async functions over a database connection that
+//! return typed errors. Nothing here knows about GraphQL or HTTP.
+
+mod audit;
+mod error;
+pub mod members;
+pub mod organizations;
+pub mod pagination;
+mod roles;
+pub mod users;
+
+pub use error::DomainError;
+pub use roles::{PERMISSION_TABLE, Permission, Role, SeatTier, permission_table_markdown};
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// The current time as stored: UTC, truncated to the microseconds that
+/// PostgreSQL keeps, so both backends store and compare the same value.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

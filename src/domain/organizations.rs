@@ -1,0 +1,168 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::FutureExt;
+
+use super::audit::{self, AuditEntry};
+use super::members::{self, Membership};
+use super::users::normalize_name;
+use super::{DomainError, Role};
+use crate::db::schema::organizations;
+use crate::db::{Conn, Db};
+use crate::with_conn;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub created_at: NaiveDateTime,
+    pub credits_available: i32,
+    pub credits_distributed: i32,
+    pub standard_seat_limit: i32,
+    pub pro_seat_limit: i32,
+    pub standard_seats_used: i32,
+    pub pro_seats_used: i32,
+    pub member_count: i32,
+    pub admin_count: i32,
+    pub manager_count: i32,
+    pub basic_member_count: i32,
+}
+
+impl Organization {
+    /// Members holding `role`, from the counters (no rows are counted).
+    pub fn members_with_role(&self, role: Role) -> i32 {
+        match role {
+            Role::Owner => 1,
+            Role::Admin => self.admin_count,
+            Role::Manager => self.manager_count,
+            Role::Member => self.basic_member_count,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = organizations)]
+struct NewOrganization<'a> {
+    name: &'a str,
+    slug: &'a str,
+    created_at: NaiveDateTime,
+}
+
+/// Creates an organization whose owner is `owner_id`.
+pub async fn create(
+    db: &Db,
+    owner_id: i64,
+    name: &str,
+    slug: Option<&str>,
+) -> Result<(Organization, Membership), DomainError> {
+    let name = normalize_name(name, "organization name")?;
+    let requested_slug = slug.map(validate_slug).transpose()?;
+    db.write(move |tx| {
+        async move {
+            let slug = match requested_slug {
+                Some(slug) => slug,
+                None => free_slug(tx, &slug_from_name(&name)).await?,
+            };
+            let now = super::now();
+            let new = NewOrganization { name: &name, slug: &slug, created_at: now };
+            let insert = diesel::insert_into(organizations::table)
+                .values(&new)
+                .returning(organizations::id);
+            let id: i64 = with_conn!(tx, |c| insert.get_result(c).await)?;
+            let owner = members::add(tx, id, owner_id, Role::Owner).await?;
+            let entry = AuditEntry {
+                organization_id: id,
+                actor_id: Some(owner_id),
+                action: "organization.created",
+                target_user_id: Some(owner_id),
+                target_email: None,
+                details: Some(serde_json::json!({ "name": name, "slug": slug }).to_string()),
+                created_at: now,
+            };
+            audit::record(tx, entry).await?;
+            let organization = by_id(tx, id).await?.ok_or(DomainError::NotFound("organization"))?;
+            Ok((organization, owner))
+        }
+        .boxed()
+    })
+    .await
+}
+
+pub async fn by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Organization>, DomainError> {
+    let query = organizations::table.find(id);
+    Ok(with_conn!(conn, |c| query.select(Organization::as_select()).first(c).await.optional())?)
+}
+
+pub async fn by_slug(conn: &mut Conn<'_>, slug: &str) -> Result<Option<Organization>, DomainError> {
+    let query = organizations::table.filter(organizations::slug.eq(slug));
+    Ok(with_conn!(conn, |c| query.select(Organization::as_select()).first(c).await.optional())?)
+}
+
+pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Organization>, DomainError> {
+    let query = organizations::table.filter(organizations::id.eq_any(ids));
+    Ok(with_conn!(conn, |c| query.select(Organization::as_select()).load(c).await)?)
+}
+
+const SLUG_RULE: &str = "a slug is 2 to 48 characters: lower-case letters, digits, and single hyphens between them";
+
+fn validate_slug(slug: &str) -> Result<String, DomainError> {
+    let slug = slug.trim();
+    let well_formed = (2..=48).contains(&slug.len())
+        && slug.split('-').all(|part| !part.is_empty())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if well_formed { Ok(slug.to_owned()) } else { Err(DomainError::bad_input(SLUG_RULE)) }
+}
+
+/// "Acme Corp." -> "acme-corp"; names with nothing usable get "org".
+fn slug_from_name(name: &str) -> String {
+    let mut slug = String::new();
+    for ch in name.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(40);
+    let slug = slug.trim_end_matches('-');
+    if slug.len() < 2 { format!("org-{slug}").trim_end_matches('-').to_owned() } else { slug.to_owned() }
+}
+
+/// The derived slug itself if free, else the first free "slug-N".
+async fn free_slug(tx: &mut Conn<'_>, base: &str) -> Result<String, DomainError> {
+    let pattern = format!("{base}-%");
+    let query = organizations::table
+        .filter(organizations::slug.eq(base).or(organizations::slug.like(pattern)))
+        .select(organizations::slug);
+    let taken: Vec<String> = with_conn!(tx, |c| query.load(c).await)?;
+    if !taken.iter().any(|s| s == base) {
+        return Ok(base.to_owned());
+    }
+    let free = (2..).map(|n| format!("{base}-{n}")).find(|s| !taken.contains(s));
+    Ok(free.expect("some suffix is free"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_come_from_names() {
+        assert_eq!(slug_from_name("Acme Corp."), "acme-corp");
+        assert_eq!(slug_from_name("  Ünïcode -- Labs "), "n-code-labs");
+        assert_eq!(slug_from_name("!!!"), "org");
+        assert_eq!(slug_from_name("X"), "org-x");
+        assert!(validate_slug(&slug_from_name(&"long name ".repeat(20))).is_ok());
+    }
+
+    #[test]
+    fn slugs_are_validated() {
+        assert!(validate_slug("acme-2").is_ok());
+        assert!(validate_slug("Acme").is_err());
+        assert!(validate_slug("a--b").is_err());
+        assert!(validate_slug("-ab").is_err());
+        assert!(validate_slug("a").is_err());
+    }
+}

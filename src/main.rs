@@ -1,0 +1,35 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use orgql::config::{Cli, Command};
+use orgql::{Server, graphql, open_database};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config).await,
+        Command::Migrate => open_database(&cli.config).await.map(drop).map_err(|e| e.to_string()),
+        Command::PrintSchema => {
+            print!("{}", graphql::print_schema());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("orgql: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: &orgql::config::Config) -> Result<(), String> {
+    let server = Server::start(config).await.map_err(|e| e.to_string())?;
+    tracing::info!(graphiql = %format!("http://{}/graphql", server.addr), "orgql is serving");
+    server.run_until_signal().await.map_err(|e| e.to_string())
+}
