@@ -24,6 +24,17 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit.
     PrintSchema,
+    /// Create an organization with N members (for demos and benchmarks) and print it as JSON.
+    Seed {
+        /// Members, the owner included.
+        #[arg(long)]
+        members: usize,
+        #[arg(long, default_value = "Seeded Organization")]
+        name: String,
+        /// Derived from the name when not given.
+        #[arg(long)]
+        slug: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

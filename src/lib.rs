@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod seed;
 
 use std::net::SocketAddr;
 

@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config).await,
         Command::Migrate => open_database(&cli.config).await.map(drop).map_err(|e| e.to_string()),
+        Command::Seed { members, name, slug } => seed(&cli.config, members, &name, slug.as_deref()).await,
         Command::PrintSchema => {
             print!("{}", graphql::print_schema());
             Ok(())
@@ -32,4 +33,16 @@ async fn serve(config: &orgql::config::Config) -> Result<(), String> {
     let server = Server::start(config).await.map_err(|e| e.to_string())?;
     tracing::info!(graphiql = %format!("http://{}/graphql", server.addr), "orgql is serving");
     server.run_until_signal().await.map_err(|e| e.to_string())
+}
+
+async fn seed(config: &orgql::config::Config, members: usize, name: &str, slug: Option<&str>) -> Result<(), String> {
+    if members == 0 {
+        return Err("--members: an organization has at least its owner (1)".into());
+    }
+    let db = open_database(config).await.map_err(|e| e.to_string())?;
+    let seeded = orgql::seed::seed_organization(&db, members, name, slug)
+        .await
+        .map_err(|e| format!("seeding failed: {e:?}"))?;
+    println!("{}", serde_json::to_string(&seeded).expect("serializes"));
+    Ok(())
 }

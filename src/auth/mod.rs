@@ -15,6 +15,7 @@ use crate::domain::users::{User, normalize_email, normalize_name};
 use crate::domain::{DomainError, now};
 use crate::with_conn;
 
+pub use passwords::hash as hash_password;
 pub use tokens::{hash_token, new_token};
 
 /// How long a session lasts after log-in.
@@ -39,13 +40,14 @@ pub struct SignedIn {
     pub session_id: i64,
 }
 
+/// A user row to insert; `email` must already be normalized.
 #[derive(Insertable)]
 #[diesel(table_name = users)]
-struct NewUser<'a> {
-    email: &'a str,
-    name: &'a str,
-    password_hash: &'a str,
-    created_at: NaiveDateTime,
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: NaiveDateTime,
 }
 
 #[derive(Insertable)]
@@ -139,7 +141,8 @@ pub async fn log_in(db: &Db, email: &str, password: &str) -> Result<SignedIn, Do
     }
 }
 
-async fn start_session(tx: &mut Conn<'_>, user: User) -> Result<SignedIn, DomainError> {
+/// Opens a session for `user` in the caller's transaction.
+pub async fn start_session(tx: &mut Conn<'_>, user: User) -> Result<SignedIn, DomainError> {
     let token = new_token();
     let created_at = now();
     let new = NewSession {

@@ -44,6 +44,11 @@ pub fn build_schema() -> OrgSchema {
     Schema::build(Query, Mutation, EmptySubscription).finish()
 }
 
+/// The global ID clients use for an organization.
+pub fn organization_id(id: i64) -> async_graphql::ID {
+    ids::encode(ids::Kind::Organization, id)
+}
+
 /// The schema in SDL, as `schema.graphql` holds it.
 pub fn print_schema() -> String {
     build_schema().sdl()

@@ -1,0 +1,153 @@
+//! Development data: an organization with many members, made with batched
+//! inserts so that 100,000 members take seconds (`orgql seed`).
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::FutureExt;
+use serde::Serialize;
+
+use crate::auth;
+use crate::db::{Conn, Db};
+use crate::db::schema::{memberships, users};
+use crate::domain::members::{NewMembership, count_members};
+use crate::domain::{DomainError, Role, now, organizations};
+use crate::with_conn;
+
+/// Every seeded user's password.
+pub const SEED_PASSWORD: &str = "seed-password";
+
+/// Rows per INSERT: well under both backends' limits on bound parameters.
+const BATCH: usize = 1000;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Seeded {
+    pub organization_id: String,
+    pub slug: String,
+    pub owner_email: String,
+    pub owner_token: String,
+}
+
+/// Creates an organization with `members` members, the owner included.
+/// Members are `member-N@<slug>.example` with roles cycling through admin,
+/// manager and member (mostly member).
+pub async fn seed_organization(db: &Db, members: usize, name: &str, slug: Option<&str>) -> Result<Seeded, DomainError> {
+    let password_hash = auth::hash_password(SEED_PASSWORD.to_owned()).await?;
+    let tag = auth::new_token()[..8].to_lowercase();
+    let owner_email = format!("owner-{tag}@seed.example");
+    let owner = SeedUser {
+        email: owner_email.clone(),
+        name: "Seed Owner".to_owned(),
+        password_hash: password_hash.clone(),
+        created_at: now(),
+    };
+    let owner_id = db
+        .write(move |tx| {
+            async move {
+                let insert = diesel::insert_into(users::table).values(owner).returning(users::id);
+                Ok(with_conn!(tx, |c| insert.get_result::<i64>(c).await)?)
+            }
+            .boxed()
+        })
+        .await?;
+    let (organization, _) = organizations::create(db, owner_id, name, slug).await?;
+    let emails: Vec<(String, String, Role)> = (1..members)
+        .map(|n| {
+            let role = match n % 20 {
+                0 => Role::Admin,
+                1 | 2 => Role::Manager,
+                _ => Role::Member,
+            };
+            (format!("member-{n}@{}-{tag}.example", organization.slug), format!("Member {n}"), role)
+        })
+        .collect();
+    add_members(db, organization.id, &emails, &password_hash).await?;
+    let token = db
+        .write(move |tx| {
+            async move {
+                let owner = crate::domain::users::by_ids(tx, &[owner_id]).await?.remove(0);
+                Ok(auth::start_session(tx, owner).await?.token)
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(Seeded {
+        organization_id: crate::graphql::organization_id(organization.id).to_string(),
+        slug: organization.slug,
+        owner_email,
+        owner_token: token,
+    })
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct SeedUser {
+    email: String,
+    name: String,
+    password_hash: String,
+    created_at: chrono::NaiveDateTime,
+}
+
+/// Creates users (email, name, role) and makes them members, in batches,
+/// one transaction per batch.
+pub async fn add_members(
+    db: &Db,
+    organization_id: i64,
+    people: &[(String, String, Role)],
+    password_hash: &str,
+) -> Result<(), DomainError> {
+    for chunk in people.chunks(BATCH) {
+        let created_at = now();
+        let roles: Vec<Role> = chunk.iter().map(|(_, _, role)| *role).collect();
+        let new_users: Vec<SeedUser> = chunk
+            .iter()
+            .map(|(email, name, _)| SeedUser {
+                email: email.clone(),
+                name: name.clone(),
+                password_hash: password_hash.to_owned(),
+                created_at,
+            })
+            .collect();
+        db.write(move |tx| {
+            async move {
+                // diesel-async cannot batch-insert on SQLite; the sync
+                // connection inside the wrapper can, in one statement.
+                let ids: Vec<i64> = match tx {
+                    Conn::Postgres(c) => {
+                        let insert = diesel::insert_into(users::table).values(new_users).returning(users::id);
+                        insert.get_results(*c).await?
+                    }
+                    Conn::Sqlite(c) => {
+                        c.spawn_blocking(move |c| {
+                            let insert = diesel::insert_into(users::table).values(new_users).returning(users::id);
+                            diesel::RunQueryDsl::get_results(insert, c)
+                        })
+                        .await?
+                    }
+                };
+                let new_memberships: Vec<NewMembership> = ids
+                    .iter()
+                    .zip(&roles)
+                    .map(|(&user_id, &role)| NewMembership { organization_id, user_id, role, joined_at: created_at })
+                    .collect();
+                match tx {
+                    Conn::Postgres(c) => {
+                        diesel::insert_into(memberships::table).values(new_memberships).execute(*c).await?;
+                    }
+                    Conn::Sqlite(c) => {
+                        c.spawn_blocking(move |c| {
+                            let insert = diesel::insert_into(memberships::table).values(new_memberships);
+                            diesel::RunQueryDsl::execute(insert, c)
+                        })
+                        .await?;
+                    }
+                }
+                let per_role: Vec<(Role, i32)> = roles.iter().map(|role| (*role, 1)).collect();
+                count_members(tx, organization_id, &per_role).await
+            }
+            .boxed()
+        })
+        .await?;
+    }
+    Ok(())
+}
