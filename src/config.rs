@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::db::{DatabaseUrl, SetupError};
 
 #[derive(Debug, Parser)]
-#[command(name = "orgql", version, about = "GraphQL API server for organization membership")]
+#[command(
+    name = "orgql",
+    version,
+    about = "GraphQL API server for organization membership"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -40,11 +44,21 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long = "bind", env = "BIND_ADDR", default_value = "127.0.0.1:8000", global = true)]
+    #[arg(
+        long = "bind",
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
     pub bind: SocketAddr,
 
     /// sqlite://PATH or a file path (created on first run), postgres://… or postgresql://…
-    #[arg(long, env = "DATABASE_URL", default_value = "data/orgql.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "data/orgql.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Database connections in the pool [default: 4 per CPU core, at least 8].
@@ -60,11 +74,21 @@ pub struct Config {
     pub mail_dir: PathBuf,
 
     /// Sender of outgoing mail.
-    #[arg(long, env = "MAIL_FROM", default_value = "orgql <noreply@localhost>", global = true)]
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "orgql <noreply@localhost>",
+        global = true
+    )]
     pub mail_from: String,
 
     /// Public URL of the web app; invitation links are {APP_URL}/invitations/accept?token=TOKEN.
-    #[arg(long, env = "APP_URL", default_value = "http://127.0.0.1:8000", global = true)]
+    #[arg(
+        long,
+        env = "APP_URL",
+        default_value = "http://127.0.0.1:8000",
+        global = true
+    )]
     pub app_url: String,
 }
 

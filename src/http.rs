@@ -4,11 +4,11 @@ use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use crate::auth::{self, Viewer};
 use crate::db::Db;
@@ -29,7 +29,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Browsers get GraphiQL; other clients run the query (GraphQL over HTTP).
-async fn graphql_get(state: State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+async fn graphql_get(
+    state: State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -40,7 +44,11 @@ async fn graphql_get(state: State<AppState>, headers: HeaderMap, request: GraphQ
     graphql(state, headers, request).await.into_response()
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
     let started = Instant::now();
     let viewer = match bearer_viewer(&state.db, &headers).await {
         Ok(viewer) => viewer,
@@ -48,7 +56,10 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
     };
     let request = request.into_inner();
     let operation = request.operation_name.clone().unwrap_or_default();
-    let response = state.schema.execute(request.data(RequestContext::new(&state.db, viewer))).await;
+    let response = state
+        .schema
+        .execute(request.data(RequestContext::new(&state.db, viewer)))
+        .await;
     tracing::info!(
         operation = %operation,
         user_id = viewer.map(|v| v.user_id),
@@ -71,7 +82,10 @@ async fn bearer_viewer(db: &Db, headers: &HeaderMap) -> Result<Option<Viewer>, R
     let Some(token) = token else { return Ok(None) };
     auth::authenticate(db, token).await.map_err(|error| {
         let error: async_graphql::Error = error.into();
-        graphql_error(StatusCode::SERVICE_UNAVAILABLE, error.into_server_error(Default::default()))
+        graphql_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.into_server_error(Default::default()),
+        )
     })
 }
 

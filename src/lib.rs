@@ -26,7 +26,10 @@ pub enum StartError {
     #[error(transparent)]
     Database(#[from] SetupError),
     #[error("--bind / BIND_ADDR: cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Opens the database named by the configuration and applies migrations.
@@ -46,10 +49,20 @@ impl Server {
     /// Opens the database and starts serving on `config.bind`.
     pub async fn start(config: &Config) -> Result<Server, StartError> {
         let db = open_database(config).await?;
-        let listener =
-            TcpListener::bind(config.bind).await.map_err(|source| StartError::Bind { addr: config.bind, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.bind, source })?;
-        let app = http::router(http::AppState { db: db.clone(), schema: graphql::build_schema() });
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let app = http::router(http::AppState {
+            db: db.clone(),
+            schema: graphql::build_schema(),
+        });
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -58,7 +71,12 @@ impl Server {
                 })
                 .await
         });
-        Ok(Server { addr, db, shutdown: Some(shutdown), task })
+        Ok(Server {
+            addr,
+            db,
+            shutdown: Some(shutdown),
+            task,
+        })
     }
 
     /// Serves until the process is told to stop (Ctrl-C or SIGTERM).
@@ -81,8 +99,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler installs");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler installs");
         tokio::select! {
             _ = interrupt => {},
             _ = terminate.recv() => {},

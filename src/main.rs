@@ -9,12 +9,21 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config).await,
-        Command::Migrate => open_database(&cli.config).await.map(drop).map_err(|e| e.to_string()),
-        Command::Seed { members, name, slug } => seed(&cli.config, members, &name, slug.as_deref()).await,
+        Command::Migrate => open_database(&cli.config)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Command::Seed {
+            members,
+            name,
+            slug,
+        } => seed(&cli.config, members, &name, slug.as_deref()).await,
         Command::PrintSchema => {
             print!("{}", graphql::print_schema());
             Ok(())
@@ -35,7 +44,12 @@ async fn serve(config: &orgql::config::Config) -> Result<(), String> {
     server.run_until_signal().await.map_err(|e| e.to_string())
 }
 
-async fn seed(config: &orgql::config::Config, members: usize, name: &str, slug: Option<&str>) -> Result<(), String> {
+async fn seed(
+    config: &orgql::config::Config,
+    members: usize,
+    name: &str,
+    slug: Option<&str>,
+) -> Result<(), String> {
     if members == 0 {
         return Err("--members: an organization has at least its owner (1)".into());
     }

@@ -7,8 +7,8 @@ use futures_util::FutureExt;
 use serde::Serialize;
 
 use crate::auth;
-use crate::db::{Conn, Db};
 use crate::db::schema::{memberships, users};
+use crate::db::{Conn, Db};
 use crate::domain::members::{NewMembership, count_members};
 use crate::domain::{DomainError, Role, now, organizations};
 use crate::with_conn;
@@ -31,7 +31,12 @@ pub struct Seeded {
 /// Creates an organization with `members` members, the owner included.
 /// Members are `member-N@<slug>.example` with roles cycling through admin,
 /// manager and member (mostly member).
-pub async fn seed_organization(db: &Db, members: usize, name: &str, slug: Option<&str>) -> Result<Seeded, DomainError> {
+pub async fn seed_organization(
+    db: &Db,
+    members: usize,
+    name: &str,
+    slug: Option<&str>,
+) -> Result<Seeded, DomainError> {
     let password_hash = auth::hash_password(SEED_PASSWORD.to_owned()).await?;
     let tag = auth::new_token()[..8].to_lowercase();
     let owner_email = format!("owner-{tag}@seed.example");
@@ -44,7 +49,9 @@ pub async fn seed_organization(db: &Db, members: usize, name: &str, slug: Option
     let owner_id = db
         .write(move |tx| {
             async move {
-                let insert = diesel::insert_into(users::table).values(owner).returning(users::id);
+                let insert = diesel::insert_into(users::table)
+                    .values(owner)
+                    .returning(users::id);
                 Ok(with_conn!(tx, |c| insert.get_result::<i64>(c).await)?)
             }
             .boxed()
@@ -58,14 +65,20 @@ pub async fn seed_organization(db: &Db, members: usize, name: &str, slug: Option
                 1 | 2 => Role::Manager,
                 _ => Role::Member,
             };
-            (format!("member-{n}@{}-{tag}.example", organization.slug), format!("Member {n}"), role)
+            (
+                format!("member-{n}@{}-{tag}.example", organization.slug),
+                format!("Member {n}"),
+                role,
+            )
         })
         .collect();
     add_members(db, organization.id, &emails, &password_hash).await?;
     let token = db
         .write(move |tx| {
             async move {
-                let owner = crate::domain::users::by_ids(tx, &[owner_id]).await?.remove(0);
+                let owner = crate::domain::users::by_ids(tx, &[owner_id])
+                    .await?
+                    .remove(0);
                 Ok(auth::start_session(tx, owner).await?.token)
             }
             .boxed()
@@ -114,12 +127,16 @@ pub async fn add_members(
                 // connection inside the wrapper can, in one statement.
                 let ids: Vec<i64> = match tx {
                     Conn::Postgres(c) => {
-                        let insert = diesel::insert_into(users::table).values(new_users).returning(users::id);
+                        let insert = diesel::insert_into(users::table)
+                            .values(new_users)
+                            .returning(users::id);
                         insert.get_results(*c).await?
                     }
                     Conn::Sqlite(c) => {
                         c.spawn_blocking(move |c| {
-                            let insert = diesel::insert_into(users::table).values(new_users).returning(users::id);
+                            let insert = diesel::insert_into(users::table)
+                                .values(new_users)
+                                .returning(users::id);
                             diesel::RunQueryDsl::get_results(insert, c)
                         })
                         .await?
@@ -128,15 +145,24 @@ pub async fn add_members(
                 let new_memberships: Vec<NewMembership> = ids
                     .iter()
                     .zip(&roles)
-                    .map(|(&user_id, &role)| NewMembership { organization_id, user_id, role, joined_at: created_at })
+                    .map(|(&user_id, &role)| NewMembership {
+                        organization_id,
+                        user_id,
+                        role,
+                        joined_at: created_at,
+                    })
                     .collect();
                 match tx {
                     Conn::Postgres(c) => {
-                        diesel::insert_into(memberships::table).values(new_memberships).execute(*c).await?;
+                        diesel::insert_into(memberships::table)
+                            .values(new_memberships)
+                            .execute(*c)
+                            .await?;
                     }
                     Conn::Sqlite(c) => {
                         c.spawn_blocking(move |c| {
-                            let insert = diesel::insert_into(memberships::table).values(new_memberships);
+                            let insert =
+                                diesel::insert_into(memberships::table).values(new_memberships);
                             diesel::RunQueryDsl::execute(insert, c)
                         })
                         .await?;

@@ -89,7 +89,11 @@ impl NewAccount {
             )));
         }
         let password_hash = passwords::hash(input.password.to_owned()).await?;
-        Ok(NewAccount { email, name, password_hash })
+        Ok(NewAccount {
+            email,
+            name,
+            password_hash,
+        })
     }
 
     /// Creates the user and a first session, in the caller's transaction.
@@ -101,7 +105,10 @@ impl NewAccount {
             created_at: now(),
         };
         let insert = diesel::insert_into(users::table).values(&new);
-        let user = with_conn!(tx, |c| insert.returning(User::as_returning()).get_result(c).await)?;
+        let user = with_conn!(tx, |c| insert
+            .returning(User::as_returning())
+            .get_result(c)
+            .await)?;
         start_session(tx, user).await
     }
 }
@@ -109,7 +116,8 @@ impl NewAccount {
 /// Creates an account and signs it in.
 pub async fn sign_up(db: &Db, input: SignUp<'_>) -> Result<SignedIn, DomainError> {
     let account = NewAccount::prepare(input).await?;
-    db.write(move |tx| async move { account.create(tx).await }.boxed()).await
+    db.write(move |tx| async move { account.create(tx).await }.boxed())
+        .await
 }
 
 /// Signs in with email and password. The error is the same whether or not
@@ -136,7 +144,10 @@ pub async fn log_in(db: &Db, email: &str, password: &str) -> Result<SignedIn, Do
     };
     let matches = passwords::verify(password.to_owned(), hash).await?;
     match user {
-        Some(user) if matches => db.write(move |tx| async move { start_session(tx, user).await }.boxed()).await,
+        Some(user) if matches => {
+            db.write(move |tx| async move { start_session(tx, user).await }.boxed())
+                .await
+        }
         _ => Err(BAD_CREDENTIALS),
     }
 }
@@ -151,9 +162,15 @@ pub async fn start_session(tx: &mut Conn<'_>, user: User) -> Result<SignedIn, Do
         created_at,
         expires_at: created_at + SESSION_TTL,
     };
-    let insert = diesel::insert_into(sessions::table).values(&new).returning(sessions::id);
+    let insert = diesel::insert_into(sessions::table)
+        .values(&new)
+        .returning(sessions::id);
     let session_id = with_conn!(tx, |c| insert.get_result(c).await)?;
-    Ok(SignedIn { token, user, session_id })
+    Ok(SignedIn {
+        token,
+        user,
+        session_id,
+    })
 }
 
 /// Ends a session: its token stops working at once.
@@ -179,7 +196,10 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Viewer>, Domain
                 .filter(sessions::expires_at.gt(now()))
                 .select((sessions::user_id, sessions::id));
             let found = with_conn!(c, |c| query.first::<(i64, i64)>(c).await.optional())?;
-            Ok(found.map(|(user_id, session_id)| Viewer { user_id, session_id }))
+            Ok(found.map(|(user_id, session_id)| Viewer {
+                user_id,
+                session_id,
+            }))
         }
         .boxed()
     })

@@ -3,9 +3,9 @@
 
 use std::sync::LazyLock;
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 use crate::domain::DomainError;
 
@@ -15,7 +15,10 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_now("not the passwor
 
 fn hash_now(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashes any password").to_string()
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes any password")
+        .to_string()
 }
 
 pub async fn hash(password: String) -> Result<String, DomainError> {
@@ -28,13 +31,20 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, Doma
     blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        let matches = PasswordHash::new(&hash)
-            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
+        let matches = PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        });
         known && matches
     })
     .await
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, DomainError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| DomainError::Internal(e.into()))
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DomainError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DomainError::Internal(e.into()))
 }

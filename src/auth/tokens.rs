@@ -13,5 +13,8 @@ pub fn new_token() -> String {
 /// What is stored instead of a token: its SHA-256, hex. A fast hash is
 /// right here: the token has 256 bits of entropy, nothing to brute-force.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::{ConnectionError, SqliteConnection};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -57,6 +59,8 @@ macro_rules! with_conn {
     };
 }
 
+// Lives for one unit of work, on the stack of the task that runs it.
+#[allow(clippy::large_enum_variant)]
 enum Pooled {
     Postgres(Object<AsyncPgConnection>),
     Sqlite(Object<SqliteConn>),
@@ -103,6 +107,10 @@ pub enum SetupError {
     Migration { url: String, reason: String },
 }
 
+/// Pooled connections are recycled the fast way (no test query on every
+/// checkout): a connection that died is marked broken by the query that
+/// finds out, and the pool drops it.
+///
 /// The database handle shared by the whole server: a pool and a counter of
 /// the SQL statements it has run (tests read it to prove N+1-free queries).
 #[derive(Clone)]
@@ -116,16 +124,22 @@ impl Db {
     /// does not exist, and applies pending migrations.
     pub async fn connect(url: &DatabaseUrl, pool_size: usize) -> Result<Db, SetupError> {
         let statements = Arc::new(AtomicU64::new(0));
-        let pool_error = |e: diesel_async::pooled_connection::deadpool::BuildError| {
-            SetupError::Unreachable { url: url.redacted(), reason: e.to_string() }
-        };
+        let pool_error =
+            |e: diesel_async::pooled_connection::deadpool::BuildError| SetupError::Unreachable {
+                url: url.redacted(),
+                reason: e.to_string(),
+            };
         let pools = match url {
             DatabaseUrl::Postgres(pg) => {
-                url::create_postgres_database_if_missing(pg).await.map_err(|reason| {
-                    SetupError::Unreachable { url: url.redacted(), reason }
-                })?;
+                url::create_postgres_database_if_missing(pg)
+                    .await
+                    .map_err(|reason| SetupError::Unreachable {
+                        url: url.redacted(),
+                        reason,
+                    })?;
                 let counter = statements.clone();
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                config.recycling_method = RecyclingMethod::Fast;
                 config.custom_setup = Box::new(move |url| {
                     let counter = counter.clone();
                     async move {
@@ -136,7 +150,12 @@ impl Db {
                     .boxed()
                 });
                 let manager = AsyncDieselConnectionManager::new_with_config(pg, config);
-                Pools::Postgres(Pool::builder(manager).max_size(pool_size).build().map_err(pool_error)?)
+                Pools::Postgres(
+                    Pool::builder(manager)
+                        .max_size(pool_size)
+                        .build()
+                        .map_err(pool_error)?,
+                )
             }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -147,6 +166,7 @@ impl Db {
                 }
                 let counter = statements.clone();
                 let mut config = ManagerConfig::<SqliteConn>::default();
+                config.recycling_method = RecyclingMethod::Fast;
                 config.custom_setup = Box::new(move |url| {
                     let counter = counter.clone();
                     async move {
@@ -161,11 +181,19 @@ impl Db {
                 });
                 let manager =
                     AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), config);
-                Pools::Sqlite(Pool::builder(manager).max_size(pool_size).build().map_err(pool_error)?)
+                Pools::Sqlite(
+                    Pool::builder(manager)
+                        .max_size(pool_size)
+                        .build()
+                        .map_err(pool_error)?,
+                )
             }
         };
         let db = Db { pools, statements };
-        db.migrate().await.map_err(|reason| SetupError::Migration { url: url.redacted(), reason })?;
+        db.migrate().await.map_err(|reason| SetupError::Migration {
+            url: url.redacted(),
+            reason,
+        })?;
         Ok(db)
     }
 
@@ -188,7 +216,10 @@ impl Db {
             })
         };
         let pooled = self.pooled().await.map_err(|e| format!("{e:?}"))?;
-        run(pooled).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+        run(pooled)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
     }
 
     async fn pooled(&self) -> Result<Pooled, DomainError> {
@@ -228,14 +259,18 @@ impl Db {
                 }
             }
         });
-        task.await.map_err(|e| DomainError::Internal(anyhow::anyhow!("transaction task: {e}")))?
+        task.await
+            .map_err(|e| DomainError::Internal(anyhow::anyhow!("transaction task: {e}")))?
     }
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        self.read(|c| async move { with_conn!(c, |c| c.batch_execute("SELECT 1").await).map_err(Into::into) }.boxed())
-            .await
-            .is_ok()
+        self.read(|c| {
+            async move { with_conn!(c, |c| c.batch_execute("SELECT 1").await).map_err(Into::into) }
+                .boxed()
+        })
+        .await
+        .is_ok()
     }
 
     /// SQL statements run since start, by every connection of the pool.

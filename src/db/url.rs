@@ -36,7 +36,9 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
             DatabaseUrl::Postgres(url) => {
-                let Some((scheme, rest)) = url.split_once("://") else { return url.clone() };
+                let Some((scheme, rest)) = url.split_once("://") else {
+                    return url.clone();
+                };
                 match rest.split_once('@') {
                     Some((credentials, host)) => {
                         let user = credentials.split(':').next().unwrap_or_default();
@@ -58,7 +60,12 @@ fn maintenance_url(url: &str) -> Option<(String, String)> {
         Some((name, params)) => (name, format!("?{params}")),
         None => (path, String::new()),
     };
-    (!name.is_empty()).then(|| (format!("{scheme}://{authority}/postgres{params}"), name.to_owned()))
+    (!name.is_empty()).then(|| {
+        (
+            format!("{scheme}://{authority}/postgres{params}"),
+            name.to_owned(),
+        )
+    })
 }
 
 /// Lets `DATABASE_URL=postgres://…/orgql cargo run` work on a server where
@@ -68,13 +75,20 @@ pub(super) async fn create_postgres_database_if_missing(url: &str) -> Result<(),
         Ok(_) => return Ok(()),
         Err(e) => e.to_string(),
     };
-    let Some((maintenance, name)) = maintenance_url(url) else { return Err(first_error) };
+    let Some((maintenance, name)) = maintenance_url(url) else {
+        return Err(first_error);
+    };
     if !first_error.contains("does not exist") {
         return Err(first_error);
     }
-    let mut conn = AsyncPgConnection::establish(&maintenance).await.map_err(|_| first_error.clone())?;
+    let mut conn = AsyncPgConnection::establish(&maintenance)
+        .await
+        .map_err(|_| first_error.clone())?;
     let quoted = name.replace('"', "\"\"");
-    match conn.batch_execute(&format!("CREATE DATABASE \"{quoted}\"")).await {
+    match conn
+        .batch_execute(&format!("CREATE DATABASE \"{quoted}\""))
+        .await
+    {
         Ok(()) => tracing::info!(database = %name, "created PostgreSQL database"),
         // Another instance created it in the meantime.
         Err(e) if e.to_string().contains("already exists") => {}
@@ -89,9 +103,18 @@ mod tests {
 
     #[test]
     fn parses_the_supported_forms() {
-        assert_eq!("data/x.db".parse::<DatabaseUrl>().unwrap(), DatabaseUrl::Sqlite("data/x.db".into()));
-        assert_eq!("sqlite:///tmp/x.db".parse::<DatabaseUrl>().unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
-        assert!(matches!("postgresql://u@h/db".parse::<DatabaseUrl>().unwrap(), DatabaseUrl::Postgres(_)));
+        assert_eq!(
+            "data/x.db".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            "sqlite:///tmp/x.db".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert!(matches!(
+            "postgresql://u@h/db".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
         assert!("mysql://root@h/db".parse::<DatabaseUrl>().is_err());
         assert!("sqlite://".parse::<DatabaseUrl>().is_err());
     }
@@ -106,7 +129,10 @@ mod tests {
     fn finds_the_maintenance_database() {
         assert_eq!(
             maintenance_url("postgres://u@h:5432/orgql?sslmode=disable"),
-            Some(("postgres://u@h:5432/postgres?sslmode=disable".into(), "orgql".into()))
+            Some((
+                "postgres://u@h:5432/postgres?sslmode=disable".into(),
+                "orgql".into()
+            ))
         );
     }
 }

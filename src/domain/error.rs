@@ -35,8 +35,16 @@ impl DomainError {
 /// Unique constraints whose violation is the client's conflict, not our
 /// fault: PostgreSQL names the index, SQLite names the columns.
 const UNIQUE_VIOLATIONS: &[(&str, &str, &str)] = &[
-    ("users_email_key", "users.email", "an account with this email already exists"),
-    ("organizations_slug_key", "organizations.slug", "this slug is taken"),
+    (
+        "users_email_key",
+        "users.email",
+        "an account with this email already exists",
+    ),
+    (
+        "organizations_slug_key",
+        "organizations.slug",
+        "this slug is taken",
+    ),
     (
         "memberships_organization_user_key",
         "memberships.organization_id, memberships.user_id",

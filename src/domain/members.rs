@@ -36,10 +36,23 @@ pub struct NewMembership {
 
 /// Adds a member and counts them on the organization row, in the caller's
 /// transaction.
-pub async fn add(tx: &mut Conn<'_>, organization_id: i64, user_id: i64, role: Role) -> Result<Membership, DomainError> {
-    let new = NewMembership { organization_id, user_id, role, joined_at: super::now() };
+pub async fn add(
+    tx: &mut Conn<'_>,
+    organization_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<Membership, DomainError> {
+    let new = NewMembership {
+        organization_id,
+        user_id,
+        role,
+        joined_at: super::now(),
+    };
     let insert = diesel::insert_into(memberships::table).values(&new);
-    let membership = with_conn!(tx, |c| insert.returning(Membership::as_returning()).get_result(c).await)?;
+    let membership = with_conn!(tx, |c| insert
+        .returning(Membership::as_returning())
+        .get_result(c)
+        .await)?;
     count_members(tx, organization_id, &[(role, 1)]).await?;
     Ok(membership)
 }
@@ -47,10 +60,18 @@ pub async fn add(tx: &mut Conn<'_>, organization_id: i64, user_id: i64, role: Ro
 /// Keeps the member counters of the organization row true; every change of
 /// membership or role calls this in its transaction with the members each
 /// role gains (or, negative, loses).
-pub async fn count_members(tx: &mut Conn<'_>, organization_id: i64, changes: &[(Role, i32)]) -> Result<(), DomainError> {
+pub async fn count_members(
+    tx: &mut Conn<'_>,
+    organization_id: i64,
+    changes: &[(Role, i32)],
+) -> Result<(), DomainError> {
     use crate::db::schema::organizations::dsl::*;
     let delta = |role: Option<Role>| -> i32 {
-        changes.iter().filter(|(r, _)| role.is_none_or(|role| *r == role)).map(|(_, n)| n).sum()
+        changes
+            .iter()
+            .filter(|(r, _)| role.is_none_or(|role| *r == role))
+            .map(|(_, n)| n)
+            .sum()
     };
     let update = diesel::update(organizations.find(organization_id)).set((
         member_count.eq(member_count + delta(None)),
@@ -73,12 +94,18 @@ pub async fn of_user_in(
     let query = memberships::table
         .filter(memberships::user_id.eq(user_id))
         .filter(memberships::organization_id.eq_any(organization_ids));
-    Ok(with_conn!(conn, |c| query.select(Membership::as_select()).load(c).await)?)
+    Ok(with_conn!(conn, |c| query
+        .select(Membership::as_select())
+        .load(c)
+        .await)?)
 }
 
 pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Membership>, DomainError> {
     let query = memberships::table.filter(memberships::id.eq_any(ids));
-    Ok(with_conn!(conn, |c| query.select(Membership::as_select()).load(c).await)?)
+    Ok(with_conn!(conn, |c| query
+        .select(Membership::as_select())
+        .load(c)
+        .await)?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,7 +137,11 @@ impl MemberFilter {
         if query.is_empty() {
             return None;
         }
-        let escaped = query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = query
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         Some(format!("%{escaped}%"))
     }
 }
@@ -170,7 +201,9 @@ pub async fn list(
     let window = page.window::<MemberKey>()?;
     let cursors = window.after.iter().chain(&window.before);
     if cursors.into_iter().any(|key| key.field() != order.field) {
-        return Err(DomainError::bad_input("the cursor belongs to another orderBy"));
+        return Err(DomainError::bad_input(
+            "the cursor belongs to another orderBy",
+        ));
     }
     let ascending = window.scan_ascending(!order.descending);
     let pattern = filter.pattern();
@@ -179,14 +212,25 @@ pub async fn list(
     // lets the planner start the index scan at the bound.
     macro_rules! seek {
         ($q:ident, $column:expr, $variant:ident) => {{
-            let bounds = [(window.after.as_ref(), true), (window.before.as_ref(), false)];
+            let bounds = [
+                (window.after.as_ref(), true),
+                (window.before.as_ref(), false),
+            ];
             for (bound, later) in bounds {
                 if let Some(MemberKey::$variant(value, id)) = bound {
                     let (value, id) = (value.clone(), *id);
                     $q = if later != order.descending {
-                        $q.filter($column.ge(value.clone()).and($column.gt(value).or(memberships::id.gt(id))))
+                        $q.filter(
+                            $column
+                                .ge(value.clone())
+                                .and($column.gt(value).or(memberships::id.gt(id))),
+                        )
                     } else {
-                        $q.filter($column.le(value.clone()).and($column.lt(value).or(memberships::id.lt(id))))
+                        $q.filter(
+                            $column
+                                .le(value.clone())
+                                .and($column.lt(value).or(memberships::id.lt(id))),
+                        )
                     };
                 }
             }
@@ -209,7 +253,10 @@ pub async fn list(
         }
         if let Some(pattern) = &pattern {
             query = query.filter(
-                users::email.like(pattern.clone()).escape('\\').or(lower(users::name).like(pattern.clone()).escape('\\')),
+                users::email
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name).like(pattern.clone()).escape('\\')),
             );
         }
         match order.field {
@@ -225,7 +272,11 @@ pub async fn list(
 
 /// How many members match `filter`: read from the organization's counters
 /// unless a text query forces a count.
-pub async fn count(conn: &mut Conn<'_>, organization: &Organization, filter: &MemberFilter) -> Result<i64, DomainError> {
+pub async fn count(
+    conn: &mut Conn<'_>,
+    organization: &Organization,
+    filter: &MemberFilter,
+) -> Result<i64, DomainError> {
     let Some(pattern) = filter.pattern() else {
         return Ok(i64::from(match filter.role {
             Some(role) => organization.members_with_role(role),
@@ -236,7 +287,12 @@ pub async fn count(conn: &mut Conn<'_>, organization: &Organization, filter: &Me
         let mut query = memberships::table
             .inner_join(users::table)
             .filter(memberships::organization_id.eq(organization.id))
-            .filter(users::email.like(pattern.clone()).escape('\\').or(lower(users::name).like(pattern.clone()).escape('\\')))
+            .filter(
+                users::email
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name).like(pattern.clone()).escape('\\')),
+            )
             .count()
             .into_boxed();
         if let Some(role) = filter.role {
@@ -248,7 +304,11 @@ pub async fn count(conn: &mut Conn<'_>, organization: &Organization, filter: &Me
 }
 
 /// One page of a user's own memberships, oldest first.
-pub async fn of_user(conn: &mut Conn<'_>, user_id: i64, page: &PageArgs) -> Result<Page<Membership>, DomainError> {
+pub async fn of_user(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    page: &PageArgs,
+) -> Result<Page<Membership>, DomainError> {
     let window = page.window::<i64>()?;
     let ascending = window.scan_ascending(true);
     let rows: Vec<Membership> = with_conn!(conn, |c| {
@@ -262,7 +322,11 @@ pub async fn of_user(conn: &mut Conn<'_>, user_id: i64, page: &PageArgs) -> Resu
         if let Some(before) = window.before {
             query = query.filter(memberships::id.lt(before));
         }
-        query = if ascending { query.order(memberships::id.asc()) } else { query.order(memberships::id.desc()) };
+        query = if ascending {
+            query.order(memberships::id.asc())
+        } else {
+            query.order(memberships::id.desc())
+        };
         query.limit(window.limit + 1).load(c).await
     })?;
     Ok(window.page(rows, |m| m.id))
@@ -270,32 +334,51 @@ pub async fn of_user(conn: &mut Conn<'_>, user_id: i64, page: &PageArgs) -> Resu
 
 /// How many organizations `user_id` belongs to.
 pub async fn count_of_user(conn: &mut Conn<'_>, user_id: i64) -> Result<i64, DomainError> {
-    let query = memberships::table.filter(memberships::user_id.eq(user_id)).count();
+    let query = memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .count();
     Ok(with_conn!(conn, |c| query.get_result(c).await)?)
 }
 
 /// The owner's membership of each of `organization_ids`.
-pub async fn owners_of(conn: &mut Conn<'_>, organization_ids: &[i64]) -> Result<Vec<Membership>, DomainError> {
+pub async fn owners_of(
+    conn: &mut Conn<'_>,
+    organization_ids: &[i64],
+) -> Result<Vec<Membership>, DomainError> {
     let query = memberships::table
         .filter(memberships::organization_id.eq_any(organization_ids))
         .filter(memberships::role.eq(Role::Owner));
-    Ok(with_conn!(conn, |c| query.select(Membership::as_select()).load(c).await)?)
+    Ok(with_conn!(conn, |c| query
+        .select(Membership::as_select())
+        .load(c)
+        .await)?)
 }
 
 /// Whether users `a` and `b` are members of some organization together.
-pub async fn share_an_organization(conn: &mut Conn<'_>, a: i64, b: i64) -> Result<bool, DomainError> {
+pub async fn share_an_organization(
+    conn: &mut Conn<'_>,
+    a: i64,
+    b: i64,
+) -> Result<bool, DomainError> {
     let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
     let query = diesel::select(diesel::dsl::exists(
-        mine.inner_join(theirs.on(theirs.field(memberships::organization_id).eq(mine.field(memberships::organization_id))))
-            .filter(mine.field(memberships::user_id).eq(a))
-            .filter(theirs.field(memberships::user_id).eq(b)),
+        mine.inner_join(
+            theirs.on(theirs
+                .field(memberships::organization_id)
+                .eq(mine.field(memberships::organization_id))),
+        )
+        .filter(mine.field(memberships::user_id).eq(a))
+        .filter(theirs.field(memberships::user_id).eq(b)),
     ));
     Ok(with_conn!(conn, |c| query.get_result(c).await)?)
 }
 
 /// The viewer's membership, if it grants `permission`. Someone who is not a
 /// member learns nothing, not even that the organization exists.
-pub fn require(viewer: Option<Membership>, permission: super::Permission) -> Result<Membership, DomainError> {
+pub fn require(
+    viewer: Option<Membership>,
+    permission: super::Permission,
+) -> Result<Membership, DomainError> {
     match viewer {
         None => Err(DomainError::NotFound("organization")),
         Some(m) if m.role.can(permission) => Ok(m),

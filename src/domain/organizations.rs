@@ -66,7 +66,11 @@ pub async fn create(
                 None => free_slug(tx, &slug_from_name(&name)).await?,
             };
             let now = super::now();
-            let new = NewOrganization { name: &name, slug: &slug, created_at: now };
+            let new = NewOrganization {
+                name: &name,
+                slug: &slug,
+                created_at: now,
+            };
             let insert = diesel::insert_into(organizations::table)
                 .values(&new)
                 .returning(organizations::id);
@@ -82,7 +86,9 @@ pub async fn create(
                 created_at: now,
             };
             audit::record(tx, entry).await?;
-            let organization = by_id(tx, id).await?.ok_or(DomainError::NotFound("organization"))?;
+            let organization = by_id(tx, id)
+                .await?
+                .ok_or(DomainError::NotFound("organization"))?;
             Ok((organization, owner))
         }
         .boxed()
@@ -92,27 +98,45 @@ pub async fn create(
 
 pub async fn by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Organization>, DomainError> {
     let query = organizations::table.find(id);
-    Ok(with_conn!(conn, |c| query.select(Organization::as_select()).first(c).await.optional())?)
+    Ok(with_conn!(conn, |c| query
+        .select(Organization::as_select())
+        .first(c)
+        .await
+        .optional())?)
 }
 
 pub async fn by_slug(conn: &mut Conn<'_>, slug: &str) -> Result<Option<Organization>, DomainError> {
     let query = organizations::table.filter(organizations::slug.eq(slug));
-    Ok(with_conn!(conn, |c| query.select(Organization::as_select()).first(c).await.optional())?)
+    Ok(with_conn!(conn, |c| query
+        .select(Organization::as_select())
+        .first(c)
+        .await
+        .optional())?)
 }
 
 pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Organization>, DomainError> {
     let query = organizations::table.filter(organizations::id.eq_any(ids));
-    Ok(with_conn!(conn, |c| query.select(Organization::as_select()).load(c).await)?)
+    Ok(with_conn!(conn, |c| query
+        .select(Organization::as_select())
+        .load(c)
+        .await)?)
 }
 
-const SLUG_RULE: &str = "a slug is 2 to 48 characters: lower-case letters, digits, and single hyphens between them";
+const SLUG_RULE: &str =
+    "a slug is 2 to 48 characters: lower-case letters, digits, and single hyphens between them";
 
 fn validate_slug(slug: &str) -> Result<String, DomainError> {
     let slug = slug.trim();
     let well_formed = (2..=48).contains(&slug.len())
         && slug.split('-').all(|part| !part.is_empty())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if well_formed { Ok(slug.to_owned()) } else { Err(DomainError::bad_input(SLUG_RULE)) }
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if well_formed {
+        Ok(slug.to_owned())
+    } else {
+        Err(DomainError::bad_input(SLUG_RULE))
+    }
 }
 
 /// "Acme Corp." -> "acme-corp"; names with nothing usable get "org".
@@ -127,20 +151,30 @@ fn slug_from_name(name: &str) -> String {
     }
     slug.truncate(40);
     let slug = slug.trim_end_matches('-');
-    if slug.len() < 2 { format!("org-{slug}").trim_end_matches('-').to_owned() } else { slug.to_owned() }
+    if slug.len() < 2 {
+        format!("org-{slug}").trim_end_matches('-').to_owned()
+    } else {
+        slug.to_owned()
+    }
 }
 
 /// The derived slug itself if free, else the first free "slug-N".
 async fn free_slug(tx: &mut Conn<'_>, base: &str) -> Result<String, DomainError> {
     let pattern = format!("{base}-%");
     let query = organizations::table
-        .filter(organizations::slug.eq(base).or(organizations::slug.like(pattern)))
+        .filter(
+            organizations::slug
+                .eq(base)
+                .or(organizations::slug.like(pattern)),
+        )
         .select(organizations::slug);
     let taken: Vec<String> = with_conn!(tx, |c| query.load(c).await)?;
     if !taken.iter().any(|s| s == base) {
         return Ok(base.to_owned());
     }
-    let free = (2..).map(|n| format!("{base}-{n}")).find(|s| !taken.contains(s));
+    let free = (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|s| !taken.contains(s));
     Ok(free.expect("some suffix is free"))
 }
 

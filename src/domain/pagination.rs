@@ -34,10 +34,15 @@ pub struct Window<K> {
 impl PageArgs {
     pub fn window<K: DeserializeOwned>(&self) -> Result<Window<K>, DomainError> {
         let (size, backward) = match (self.first, self.last) {
-            (Some(_), Some(_)) => return Err(DomainError::bad_input("give first or last, not both")),
+            (Some(_), Some(_)) => {
+                return Err(DomainError::bad_input("give first or last, not both"));
+            }
             (Some(n), None) => (n, false),
             (None, Some(n)) => (n, true),
-            (None, None) => (DEFAULT_PAGE_SIZE, self.before.is_some() && self.after.is_none()),
+            (None, None) => (
+                DEFAULT_PAGE_SIZE,
+                self.before.is_some() && self.after.is_none(),
+            ),
         };
         if !(1..=MAX_PAGE_SIZE).contains(&size) {
             return Err(DomainError::bad_input(format!(
@@ -79,7 +84,10 @@ impl<K> Window<K> {
             (more, self.after.is_some())
         };
         Page {
-            edges: rows.into_iter().map(|row| (encode_cursor(&key(&row)), row)).collect(),
+            edges: rows
+                .into_iter()
+                .map(|row| (encode_cursor(&key(&row)), row))
+                .collect(),
             has_next_page,
             has_previous_page,
         }
@@ -109,7 +117,11 @@ mod tests {
     use super::*;
 
     fn args(first: Option<i32>, last: Option<i32>) -> PageArgs {
-        PageArgs { first, last, ..PageArgs::default() }
+        PageArgs {
+            first,
+            last,
+            ..PageArgs::default()
+        }
     }
 
     #[test]
@@ -125,9 +137,18 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let cursor = encode_cursor(&("a@b.c", 7));
-        let page = PageArgs { after: Some(cursor), ..PageArgs::default() };
-        assert_eq!(page.window::<(String, i64)>().unwrap().after, Some(("a@b.c".to_owned(), 7)));
-        let bad = PageArgs { after: Some("%%%".into()), ..PageArgs::default() };
+        let page = PageArgs {
+            after: Some(cursor),
+            ..PageArgs::default()
+        };
+        assert_eq!(
+            page.window::<(String, i64)>().unwrap().after,
+            Some(("a@b.c".to_owned(), 7))
+        );
+        let bad = PageArgs {
+            after: Some("%%%".into()),
+            ..PageArgs::default()
+        };
         assert!(bad.window::<(String, i64)>().is_err());
     }
 }

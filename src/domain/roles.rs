@@ -79,8 +79,16 @@ text_enum!(SeatTier { None = "NONE", Standard = "STANDARD", Pro = "PRO" });
 pub const PERMISSION_TABLE: &[(Permission, &str, &[Role])] = {
     use Role::*;
     &[
-        (Permission::ManageOrganization, "rename, settings", &[Owner, Admin]),
-        (Permission::ManageBilling, "top up the credit pool, seat limits", &[Owner, Admin]),
+        (
+            Permission::ManageOrganization,
+            "rename, settings",
+            &[Owner, Admin],
+        ),
+        (
+            Permission::ManageBilling,
+            "top up the credit pool, seat limits",
+            &[Owner, Admin],
+        ),
         (
             Permission::ViewBilling,
             "pool balance, seat inventory, others' credits and seats",
@@ -96,20 +104,38 @@ pub const PERMISSION_TABLE: &[(Permission, &str, &[Role])] = {
             "per-member overrides: distribute/reclaim credits, assign seats",
             &[Owner, Admin, Manager],
         ),
-        (Permission::ViewMembers, "member directory", &[Owner, Admin, Manager, Member]),
-        (Permission::ManageResources, "devices, jobs, projects", &[Owner, Admin, Manager]),
-        (Permission::TransferOwnership, "hand the organization to another member", &[Owner]),
+        (
+            Permission::ViewMembers,
+            "member directory",
+            &[Owner, Admin, Manager, Member],
+        ),
+        (
+            Permission::ManageResources,
+            "devices, jobs, projects",
+            &[Owner, Admin, Manager],
+        ),
+        (
+            Permission::TransferOwnership,
+            "hand the organization to another member",
+            &[Owner],
+        ),
     ]
 };
 
 impl Role {
     pub fn can(self, permission: Permission) -> bool {
-        PERMISSION_TABLE.iter().any(|(p, _, roles)| *p == permission && roles.contains(&self))
+        PERMISSION_TABLE
+            .iter()
+            .any(|(p, _, roles)| *p == permission && roles.contains(&self))
     }
 
     /// The role's permissions, in the table's order.
     pub fn permissions(self) -> Vec<Permission> {
-        PERMISSION_TABLE.iter().filter(|(_, _, roles)| roles.contains(&self)).map(|(p, _, _)| *p).collect()
+        PERMISSION_TABLE
+            .iter()
+            .filter(|(_, _, roles)| roles.contains(&self))
+            .map(|(p, _, _)| *p)
+            .collect()
     }
 }
 
@@ -136,7 +162,11 @@ pub fn permission_table_markdown() -> String {
     for (permission, allows, _) in PERMISSION_TABLE {
         out.push_str(&format!("| `{}` | {allows} |", permission.name()));
         for role in Role::ALL {
-            out.push_str(if role.can(*permission) { " ✓ |" } else { " |" });
+            out.push_str(if role.can(*permission) {
+                " ✓ |"
+            } else {
+                " |"
+            });
         }
         out.push('\n');
     }

@@ -17,14 +17,21 @@ pub struct User {
 }
 
 pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, DomainError> {
-    Ok(with_conn!(conn, |c| users::table.filter(users::id.eq_any(ids)).select(User::as_select()).load(c).await)?)
+    Ok(with_conn!(conn, |c| users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(c)
+        .await)?)
 }
 
 /// Trims and lower-cases an address, and checks its syntax.
 pub fn normalize_email(raw: &str) -> Result<String, DomainError> {
     let email = raw.trim().to_lowercase();
     if email.len() > 254 || email.parse::<lettre::Address>().is_err() {
-        return Err(DomainError::bad_input(format!("{:?} is not a valid email address", raw.trim())));
+        return Err(DomainError::bad_input(format!(
+            "{:?} is not a valid email address",
+            raw.trim()
+        )));
     }
     Ok(email)
 }
@@ -35,6 +42,8 @@ pub fn normalize_name(raw: &str, what: &str) -> Result<String, DomainError> {
     match name.chars().count() {
         0 => Err(DomainError::bad_input(format!("{what} must not be empty"))),
         1..=100 => Ok(name.to_owned()),
-        _ => Err(DomainError::bad_input(format!("{what} must be at most 100 characters"))),
+        _ => Err(DomainError::bad_input(format!(
+            "{what} must be at most 100 characters"
+        ))),
     }
 }

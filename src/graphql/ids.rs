@@ -36,7 +36,10 @@ pub fn decode_any(id: &ID) -> Result<(Kind, i64), DomainError> {
     let bytes = URL_SAFE_NO_PAD.decode(id.as_str()).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (name, number) = text.split_once(':').ok_or_else(invalid)?;
-    let kind = Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(invalid)?;
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(invalid)?;
     Ok((kind, number.parse().map_err(|_| invalid())?))
 }
 
@@ -44,6 +47,10 @@ pub fn decode_any(id: &ID) -> Result<(Kind, i64), DomainError> {
 pub fn decode(id: &ID, kind: Kind) -> Result<i64, DomainError> {
     match decode_any(id)? {
         (found, number) if found == kind => Ok(number),
-        _ => Err(DomainError::bad_input(format!("{:?} is not the ID of a {}", id.as_str(), kind.name()))),
+        _ => Err(DomainError::bad_input(format!(
+            "{:?} is not the ID of a {}",
+            id.as_str(),
+            kind.name()
+        ))),
     }
 }

@@ -31,7 +31,10 @@ impl Loaders {
             users: loader(UserLoader(db.clone())),
             organizations: loader(OrganizationLoader(db.clone())),
             memberships: loader(MembershipLoader(db.clone())),
-            viewer_memberships: loader(ViewerMembershipLoader { db: db.clone(), user_id: viewer_user_id }),
+            viewer_memberships: loader(ViewerMembershipLoader {
+                db: db.clone(),
+                user_id: viewer_user_id,
+            }),
             owners: loader(OwnerLoader(db.clone())),
         }
     }
@@ -54,7 +57,10 @@ impl Loader<i64> for UserLoader {
 
     async fn load(&self, ids: &[i64]) -> Loaded<User> {
         let ids = ids.to_vec();
-        let found = self.0.read(move |c| async move { users::by_ids(c, &ids).await }.boxed()).await?;
+        let found = self
+            .0
+            .read(move |c| async move { users::by_ids(c, &ids).await }.boxed())
+            .await?;
         Ok(found.into_iter().map(|u| (u.id, u)).collect())
     }
 }
@@ -65,7 +71,10 @@ impl Loader<i64> for OrganizationLoader {
 
     async fn load(&self, ids: &[i64]) -> Loaded<Organization> {
         let ids = ids.to_vec();
-        let found = self.0.read(move |c| async move { organizations::by_ids(c, &ids).await }.boxed()).await?;
+        let found = self
+            .0
+            .read(move |c| async move { organizations::by_ids(c, &ids).await }.boxed())
+            .await?;
         Ok(found.into_iter().map(|o| (o.id, o)).collect())
     }
 }
@@ -76,7 +85,10 @@ impl Loader<i64> for MembershipLoader {
 
     async fn load(&self, ids: &[i64]) -> Loaded<Membership> {
         let ids = ids.to_vec();
-        let found = self.0.read(move |c| async move { members::by_ids(c, &ids).await }.boxed()).await?;
+        let found = self
+            .0
+            .read(move |c| async move { members::by_ids(c, &ids).await }.boxed())
+            .await?;
         Ok(found.into_iter().map(|m| (m.id, m)).collect())
     }
 }
@@ -86,9 +98,14 @@ impl Loader<i64> for ViewerMembershipLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, organization_ids: &[i64]) -> Loaded<Membership> {
-        let Some(user_id) = self.user_id else { return Ok(HashMap::new()) };
+        let Some(user_id) = self.user_id else {
+            return Ok(HashMap::new());
+        };
         let ids = organization_ids.to_vec();
-        let found = self.db.read(move |c| async move { members::of_user_in(c, user_id, &ids).await }.boxed()).await?;
+        let found = self
+            .db
+            .read(move |c| async move { members::of_user_in(c, user_id, &ids).await }.boxed())
+            .await?;
         Ok(found.into_iter().map(|m| (m.organization_id, m)).collect())
     }
 }
@@ -99,7 +116,10 @@ impl Loader<i64> for OwnerLoader {
 
     async fn load(&self, organization_ids: &[i64]) -> Loaded<Membership> {
         let ids = organization_ids.to_vec();
-        let found = self.0.read(move |c| async move { members::owners_of(c, &ids).await }.boxed()).await?;
+        let found = self
+            .0
+            .read(move |c| async move { members::owners_of(c, &ids).await }.boxed())
+            .await?;
         Ok(found.into_iter().map(|m| (m.organization_id, m)).collect())
     }
 }

@@ -28,7 +28,11 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn new(db: &Db, viewer: Option<Viewer>) -> RequestContext {
-        RequestContext { db: db.clone(), viewer, loaders: Loaders::new(db, viewer.map(|v| v.user_id)) }
+        RequestContext {
+            db: db.clone(),
+            viewer,
+            loaders: Loaders::new(db, viewer.map(|v| v.user_id)),
+        }
     }
 }
 

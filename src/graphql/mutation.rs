@@ -32,7 +32,11 @@ pub struct AuthPayload {
 
 impl From<SignedIn> for AuthPayload {
     fn from(signed_in: SignedIn) -> Self {
-        AuthPayload { token: signed_in.token, user: User(signed_in.user), member: None }
+        AuthPayload {
+            token: signed_in.token,
+            user: User(signed_in.user),
+            member: None,
+        }
     }
 }
 
@@ -55,14 +59,25 @@ impl Mutation {
     /// Creates an account and signs it in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
         if input.invitation_token.is_some() {
-            return Err(DomainError::bad_input("accepting an invitation at sign-up is not available yet").into());
+            return Err(DomainError::bad_input(
+                "accepting an invitation at sign-up is not available yet",
+            )
+            .into());
         }
-        let signup = SignUp { email: &input.email, name: &input.name, password: &input.password };
+        let signup = SignUp {
+            email: &input.email,
+            name: &input.name,
+            password: &input.password,
+        };
         Ok(auth::sign_up(&context(ctx).db, signup).await?.into())
     }
 
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {
-        Ok(auth::log_in(&context(ctx).db, &input.email, &input.password).await?.into())
+        Ok(
+            auth::log_in(&context(ctx).db, &input.email, &input.password)
+                .await?
+                .into(),
+        )
     }
 
     /// Ends the current session; its subscriptions are closed.
@@ -72,12 +87,30 @@ impl Mutation {
     }
 
     /// The caller becomes the OWNER.
-    async fn create_organization(&self, ctx: &Context<'_>, input: CreateOrganizationInput) -> Result<OrganizationPayload> {
+    async fn create_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganizationInput,
+    ) -> Result<OrganizationPayload> {
         let viewer = require_viewer(ctx)?;
         let state = context(ctx);
-        let (organization, owner) =
-            organizations::create(&state.db, viewer.user_id, &input.name, input.slug.as_deref()).await?;
-        state.loaders.viewer_memberships.feed_one(organization.id, owner.clone()).await;
-        Ok(OrganizationPayload { organization: Organization { organization, viewer: owner } })
+        let (organization, owner) = organizations::create(
+            &state.db,
+            viewer.user_id,
+            &input.name,
+            input.slug.as_deref(),
+        )
+        .await?;
+        state
+            .loaders
+            .viewer_memberships
+            .feed_one(organization.id, owner.clone())
+            .await;
+        Ok(OrganizationPayload {
+            organization: Organization {
+                organization,
+                viewer: owner,
+            },
+        })
     }
 }

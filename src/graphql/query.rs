@@ -14,20 +14,25 @@ impl Query {
         let viewer = require_viewer(ctx)?;
         let state = context(ctx);
         Ok(match ids::decode_any(&id)? {
-            (Kind::Organization, id) => Organization::visible(ctx, id).await?.map(Node::Organization),
+            (Kind::Organization, id) => Organization::visible(ctx, id)
+                .await?
+                .map(Node::Organization),
             (Kind::Member, id) => {
-                let Some(membership) = state.loaders.memberships.load_one(id).await? else { return Ok(None) };
+                let Some(membership) = state.loaders.memberships.load_one(id).await? else {
+                    return Ok(None);
+                };
                 // A member is visible to the members of its organization.
-                match Organization::visible(ctx, membership.organization_id).await? {
-                    Some(_) => Some(Node::Member(Member(membership))),
-                    None => None,
-                }
+                Organization::visible(ctx, membership.organization_id)
+                    .await?
+                    .map(|_| Node::Member(Member(membership)))
             }
             (Kind::User, id) => {
                 let visible = id == viewer.user_id
                     || state
                         .db
-                        .read(move |c| Box::pin(members::share_an_organization(c, viewer.user_id, id)))
+                        .read(move |c| {
+                            Box::pin(members::share_an_organization(c, viewer.user_id, id))
+                        })
                         .await?;
                 match visible {
                     true => Some(Node::User(User::load(ctx, id).await?)),
@@ -44,15 +49,29 @@ impl Query {
 
     /// An organization by ID or slug (give exactly one). Null unless the
     /// viewer is one of its members.
-    async fn organization(&self, ctx: &Context<'_>, id: Option<ID>, slug: Option<String>) -> Result<Option<Organization>> {
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        slug: Option<String>,
+    ) -> Result<Option<Organization>> {
         require_viewer(ctx)?;
         let organization_id = match (id, slug) {
             (Some(id), None) => ids::decode(&id, Kind::Organization)?,
             (None, Some(slug)) => {
-                let found = context(ctx).db.read(move |c| Box::pin(async move { organizations::by_slug(c, &slug).await })).await?;
-                let Some(organization) = found else { return Ok(None) };
+                let found = context(ctx)
+                    .db
+                    .read(move |c| Box::pin(async move { organizations::by_slug(c, &slug).await }))
+                    .await?;
+                let Some(organization) = found else {
+                    return Ok(None);
+                };
                 let id = organization.id;
-                context(ctx).loaders.organizations.feed_one(id, organization).await;
+                context(ctx)
+                    .loaders
+                    .organizations
+                    .feed_one(id, organization)
+                    .await;
                 id
             }
             _ => return Err(DomainError::bad_input("give exactly one of id and slug").into()),

@@ -1,12 +1,17 @@
 //! The schema's object types: thin wrappers over domain values whose
 //! related objects come from the request's DataLoaders.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Interface, Object, OutputType, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, Interface, Object, OutputType, Result,
+    SimpleObject,
+};
 use chrono::{DateTime, Utc};
 
 use super::ids::{self, Kind};
 use super::{context, require_viewer};
-use crate::domain::members::{self, MemberFilter, MemberOrderField as DomainOrderField, Membership};
+use crate::domain::members::{
+    self, MemberFilter, MemberOrderField as DomainOrderField, Membership,
+};
 use crate::domain::pagination::{Page, PageArgs};
 use crate::domain::{self, DomainError, Permission as DomainPermission};
 
@@ -78,7 +83,10 @@ impl From<MemberOrder> for members::MemberOrder {
             MemberOrderField::Name => DomainOrderField::Name,
             MemberOrderField::Role => DomainOrderField::Role,
         };
-        members::MemberOrder { field, descending: order.direction == OrderDirection::Desc }
+        members::MemberOrder {
+            field,
+            descending: order.direction == OrderDirection::Desc,
+        }
     }
 }
 
@@ -137,9 +145,14 @@ impl Organization {
     /// outsiders cannot tell it from one that does not exist.
     pub async fn visible(ctx: &Context<'_>, id: i64) -> Result<Option<Organization>> {
         let loaders = &context(ctx).loaders;
-        let Some(viewer) = loaders.viewer_memberships.load_one(id).await? else { return Ok(None) };
+        let Some(viewer) = loaders.viewer_memberships.load_one(id).await? else {
+            return Ok(None);
+        };
         let organization = loaders.organizations.load_one(id).await?;
-        Ok(organization.map(|organization| Organization { organization, viewer }))
+        Ok(organization.map(|organization| Organization {
+            organization,
+            viewer,
+        }))
     }
 
     fn require(&self, permission: DomainPermission) -> Result<(), DomainError> {
@@ -162,7 +175,11 @@ impl Organization {
         timestamp(self.organization.created_at)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Member> {
-        let owner = context(ctx).loaders.owners.load_one(self.organization.id).await?;
+        let owner = context(ctx)
+            .loaders
+            .owners
+            .load_one(self.organization.id)
+            .await?;
         Ok(Member(owner.ok_or(DomainError::NotFound("owner"))?))
     }
     /// The viewer's role here.
@@ -188,9 +205,17 @@ impl Organization {
         order_by: Option<MemberOrder>,
     ) -> Result<MemberConnection> {
         self.require(DomainPermission::ViewMembers)?;
-        let filter = MemberFilter { role: role.map(Into::into), query };
+        let filter = MemberFilter {
+            role: role.map(Into::into),
+            query,
+        };
         let order = order_by.map(Into::into).unwrap_or_default();
-        let page_args = PageArgs { first, after, last, before };
+        let page_args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
         let wants_total = ctx.look_ahead().field("totalCount").exists();
         let organization = self.organization.clone();
         let state = context(ctx);
@@ -198,15 +223,32 @@ impl Organization {
             .db
             .read(move |c| {
                 Box::pin(async move {
-                    let page = members::list(c, organization.id, &filter, order, &page_args).await?;
-                    let total = if wants_total { members::count(c, &organization, &filter).await? } else { 0 };
+                    let page =
+                        members::list(c, organization.id, &filter, order, &page_args).await?;
+                    let total = if wants_total {
+                        members::count(c, &organization, &filter).await?
+                    } else {
+                        0
+                    };
                     Ok((page, total))
                 })
             })
             .await?;
-        state.loaders.users.feed_many(page.edges.iter().map(|(_, (_, user))| (user.id, user.clone()))).await;
+        state
+            .loaders
+            .users
+            .feed_many(
+                page.edges
+                    .iter()
+                    .map(|(_, (_, user))| (user.id, user.clone())),
+            )
+            .await;
         let page = Page {
-            edges: page.edges.into_iter().map(|(cursor, (membership, _))| (cursor, Member(membership))).collect(),
+            edges: page
+                .edges
+                .into_iter()
+                .map(|(cursor, (membership, _))| (cursor, Member(membership)))
+                .collect(),
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
         };
@@ -220,7 +262,9 @@ impl Organization {
         let organization_id = self.organization.id;
         let found = context(ctx)
             .db
-            .read(move |c| Box::pin(async move { members::of_user_in(c, user_id, &[organization_id]).await }))
+            .read(move |c| {
+                Box::pin(async move { members::of_user_in(c, user_id, &[organization_id]).await })
+            })
             .await?;
         Ok(found.into_iter().next().map(Member))
     }
@@ -237,7 +281,11 @@ impl Member {
         if viewer.user_id == self.0.user_id {
             return Ok(true);
         }
-        let mine = context(ctx).loaders.viewer_memberships.load_one(self.0.organization_id).await?;
+        let mine = context(ctx)
+            .loaders
+            .viewer_memberships
+            .load_one(self.0.organization_id)
+            .await?;
         Ok(mine.is_some_and(|m| m.role.can(DomainPermission::ViewBilling)))
     }
 }
@@ -262,11 +310,17 @@ impl Member {
     }
     /// Null unless the viewer is this member or holds VIEW_BILLING.
     async fn credits(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
-        Ok(self.viewer_sees_billing(ctx).await?.then_some(self.0.credits))
+        Ok(self
+            .viewer_sees_billing(ctx)
+            .await?
+            .then_some(self.0.credits))
     }
     /// Null unless the viewer is this member or holds VIEW_BILLING.
     async fn seat(&self, ctx: &Context<'_>) -> Result<Option<SeatTier>> {
-        Ok(self.viewer_sees_billing(ctx).await?.then_some(self.0.seat.into()))
+        Ok(self
+            .viewer_sees_billing(ctx)
+            .await?
+            .then_some(self.0.seat.into()))
     }
     async fn joined_at(&self) -> DateTime<Utc> {
         timestamp(self.0.joined_at)
@@ -293,7 +347,12 @@ impl Viewer {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
-        let page_args = PageArgs { first, after, last, before };
+        let page_args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
         let wants_total = ctx.look_ahead().field("totalCount").exists();
         let user_id = self.user_id;
         let (page, total) = context(ctx)
@@ -301,15 +360,29 @@ impl Viewer {
             .read(move |c| {
                 Box::pin(async move {
                     let page = members::of_user(c, user_id, &page_args).await?;
-                    let total = if wants_total { members::count_of_user(c, user_id).await? } else { 0 };
+                    let total = if wants_total {
+                        members::count_of_user(c, user_id).await?
+                    } else {
+                        0
+                    };
                     Ok((page, total))
                 })
             })
             .await?;
         let viewer_memberships = &context(ctx).loaders.viewer_memberships;
-        viewer_memberships.feed_many(page.edges.iter().map(|(_, m)| (m.organization_id, m.clone()))).await;
+        viewer_memberships
+            .feed_many(
+                page.edges
+                    .iter()
+                    .map(|(_, m)| (m.organization_id, m.clone())),
+            )
+            .await;
         let page = Page {
-            edges: page.edges.into_iter().map(|(cursor, m)| (cursor, Member(m))).collect(),
+            edges: page
+                .edges
+                .into_iter()
+                .map(|(cursor, m)| (cursor, Member(m)))
+                .collect(),
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
         };
@@ -371,7 +444,11 @@ where
             end_cursor: page.edges.last().map(|(c, _)| c.clone()),
         };
         Connection {
-            edges: page.edges.into_iter().map(|(cursor, node)| Edge { cursor, node }).collect(),
+            edges: page
+                .edges
+                .into_iter()
+                .map(|(cursor, node)| Edge { cursor, node })
+                .collect(),
             page_info,
             total_count: i32::try_from(total_count).unwrap_or(i32::MAX),
         }

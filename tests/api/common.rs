@@ -1,0 +1,269 @@
+//! The test harness: a real server on 127.0.0.1:0 over a fresh database
+//! (SQLite, or PostgreSQL when TEST_DATABASE_URL is set), and clients that
+//! speak to it over HTTP.
+
+use std::path::PathBuf;
+
+use orgql::Server;
+use orgql::config::Config;
+use orgql::domain::Role;
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub server: Server,
+    pub url: String,
+    http: reqwest::Client,
+    database: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite(PathBuf),
+    /// The server URL of the maintenance database, and the test's own name.
+    Postgres {
+        maintenance_url: String,
+        name: String,
+    },
+}
+
+fn unique_name() -> String {
+    format!(
+        "orgql_test_{}_{}",
+        std::process::id(),
+        orgql::auth::new_token()[..10]
+            .to_lowercase()
+            .replace('-', "_")
+    )
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let name = unique_name();
+        let (database_url, database) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let (server, _) = base
+                    .rsplit_once('/')
+                    .expect("TEST_DATABASE_URL is postgres://host/db");
+                (
+                    format!("{server}/{name}"),
+                    TestDatabase::Postgres {
+                        maintenance_url: format!("{server}/postgres"),
+                        name,
+                    },
+                )
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                (path.display().to_string(), TestDatabase::Sqlite(path))
+            }
+        };
+        let mut config = Config::with_database(&database_url);
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        config.db_pool_size = Some(8);
+        let server = Server::start(&config).await.expect("server starts");
+        let url = format!("http://{}/graphql", server.addr);
+        TestApp {
+            server,
+            url,
+            http: reqwest::Client::new(),
+            database,
+        }
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            token: None,
+            user_id: None,
+        }
+    }
+
+    /// Signs up a new account; its name is the email's local part.
+    pub async fn sign_up(&self, email: &str) -> Client {
+        let name = email.split('@').next().unwrap();
+        let data = self
+            .anonymous()
+            .ok(
+                "mutation($input: SignUpInput!) { signUp(input: $input) { token user { id } } }",
+                json!({ "input": { "email": email, "name": name, "password": "password123" } }),
+            )
+            .await;
+        let token = data["signUp"]["token"].as_str().unwrap().to_owned();
+        let user_id = data["signUp"]["user"]["id"].as_str().unwrap().to_owned();
+        Client {
+            token: Some(token),
+            user_id: Some(user_id),
+            ..self.anonymous()
+        }
+    }
+
+    /// Adds members through the domain layer (invitations arrive with their
+    /// own issue): `count` users named `{prefix}{n}` with `role`.
+    pub async fn add_members(&self, organization_id: &str, prefix: &str, count: usize, role: Role) {
+        let id = organization_db_id(organization_id);
+        let people: Vec<(String, String, Role)> = (0..count)
+            .map(|n| {
+                (
+                    format!("{prefix}{n:03}@example.com"),
+                    format!("{prefix} {n:03}"),
+                    role,
+                )
+            })
+            .collect();
+        orgql::seed::add_members(&self.server.db, id, &people, "not-a-usable-hash")
+            .await
+            .expect("members added");
+    }
+
+    /// Joins an existing account to an organization through the domain layer.
+    pub async fn join(&self, organization_id: &str, client: &Client, role: Role) {
+        let organization_id = organization_db_id(organization_id);
+        let user_id = user_db_id(client.user_id.as_deref().unwrap());
+        self.server
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    orgql::domain::members::add(tx, organization_id, user_id, role)
+                        .await
+                        .map(drop)
+                })
+            })
+            .await
+            .expect("joined");
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.server.db.statements_executed()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let base = self.url.trim_end_matches("/graphql");
+        self.http.get(format!("{base}{path}")).send().await.unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        match &self.database {
+            TestDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDatabase::Postgres {
+                maintenance_url,
+                name,
+            } => {
+                let (url, name) = (maintenance_url.clone(), name.clone());
+                // Drop cannot await: drop the database from a runtime of its own.
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async {
+                        use diesel_async::{
+                            AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
+                        };
+                        let mut conn = AsyncPgConnection::establish(&url)
+                            .await
+                            .expect("maintenance connection");
+                        conn.batch_execute(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await
+                        .unwrap();
+                    });
+                })
+                .join()
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// The database id inside a global ID ("Type:id", base64url).
+fn db_id(global: &str) -> i64 {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(global)
+        .unwrap();
+    String::from_utf8(text)
+        .unwrap()
+        .split_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap()
+}
+
+pub fn organization_db_id(global: &str) -> i64 {
+    db_id(global)
+}
+
+pub fn user_db_id(global: &str) -> i64 {
+    db_id(global)
+}
+
+/// A GraphQL client, signed in or not.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    pub token: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl Client {
+    /// The same endpoint with another bearer token.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_owned()),
+            user_id: None,
+            ..self.clone()
+        }
+    }
+
+    /// The whole response body: data and errors.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// The data of a query that must succeed.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let body = self.query(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// The `extensions.code` of the first error of a query that must fail.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let body = self.query(query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error: {body:#}"))
+            .to_owned()
+    }
+
+    /// Creates an organization and returns its global ID.
+    pub async fn create_org(&self, name: &str) -> String {
+        let data = self
+            .ok(
+                "mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }",
+                json!({ "input": { "name": name } }),
+            )
+            .await;
+        data["createOrganization"]["organization"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server over HTTP, on SQLite, or on PostgreSQL
+//! when TEST_DATABASE_URL is set.
+
+mod access;
+mod accounts;
+mod common;
+mod config;
+mod members;
+mod schema;
