@@ -5,5 +5,7 @@ mod access;
 mod accounts;
 mod common;
 mod config;
+mod docs;
 mod members;
 mod schema;
+mod transactions;
