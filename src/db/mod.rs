@@ -94,6 +94,17 @@ impl<T, F> Work<T> for F where
 {
 }
 
+/// A unit of work as a value, for code that stores or chooses one at run time.
+pub type BoxedWork<T> = Box<
+    dyn for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, DomainError>>
+        + Send
+        + 'static,
+>;
+
+pub fn boxed_work<T>(work: impl Work<T>) -> BoxedWork<T> {
+    Box::new(work)
+}
+
 /// Why the database could not be set up; the message names the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -107,10 +118,6 @@ pub enum SetupError {
     Migration { url: String, reason: String },
 }
 
-/// Pooled connections are recycled the fast way (no test query on every
-/// checkout): a connection that died is marked broken by the query that
-/// finds out, and the pool drops it.
-///
 /// The database handle shared by the whole server: a pool and a counter of
 /// the SQL statements it has run (tests read it to prove N+1-free queries).
 #[derive(Clone)]
@@ -137,18 +144,7 @@ impl Db {
                         url: url.redacted(),
                         reason,
                     })?;
-                let counter = statements.clone();
-                let mut config = ManagerConfig::<AsyncPgConnection>::default();
-                config.recycling_method = RecyclingMethod::Fast;
-                config.custom_setup = Box::new(move |url| {
-                    let counter = counter.clone();
-                    async move {
-                        let mut conn = AsyncPgConnection::establish(url).await?;
-                        conn.set_instrumentation(StatementCounter(counter));
-                        Ok(conn)
-                    }
-                    .boxed()
-                });
+                let config = manager_config::<AsyncPgConnection>(&statements, None);
                 let manager = AsyncDieselConnectionManager::new_with_config(pg, config);
                 Pools::Postgres(
                     Pool::builder(manager)
@@ -164,21 +160,7 @@ impl Db {
                         reason: format!("cannot create {}: {e}", dir.display()),
                     })?;
                 }
-                let counter = statements.clone();
-                let mut config = ManagerConfig::<SqliteConn>::default();
-                config.recycling_method = RecyclingMethod::Fast;
-                config.custom_setup = Box::new(move |url| {
-                    let counter = counter.clone();
-                    async move {
-                        let mut conn = SqliteConn::establish(url).await?;
-                        conn.batch_execute(SQLITE_SETUP)
-                            .await
-                            .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                        conn.set_instrumentation(StatementCounter(counter));
-                        Ok(conn)
-                    }
-                    .boxed()
-                });
+                let config = manager_config::<SqliteConn>(&statements, Some(SQLITE_SETUP));
                 let manager =
                     AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), config);
                 Pools::Sqlite(
@@ -290,6 +272,36 @@ impl Db {
 pub enum Backend {
     Postgres,
     Sqlite,
+}
+
+/// How the pool makes a connection: it counts statements, runs `setup_sql`
+/// once, and is recycled the fast way (no test query on every checkout; a
+/// connection that died is marked broken by the query that finds out).
+fn manager_config<C>(
+    statements: &Arc<AtomicU64>,
+    setup_sql: Option<&'static str>,
+) -> ManagerConfig<C>
+where
+    C: AsyncConnection + SimpleAsyncConnection + 'static,
+{
+    let statements = statements.clone();
+    let mut config = ManagerConfig::<C>::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let statements = statements.clone();
+        async move {
+            let mut conn = C::establish(url).await?;
+            if let Some(sql) = setup_sql {
+                conn.batch_execute(sql)
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            }
+            conn.set_instrumentation(StatementCounter(statements));
+            Ok(conn)
+        }
+        .boxed()
+    });
+    config
 }
 
 async fn begin(conn: &mut Conn<'_>) -> diesel::QueryResult<()> {

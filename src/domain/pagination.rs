@@ -66,6 +66,22 @@ pub struct Page<T> {
     pub has_previous_page: bool,
 }
 
+impl<T> Page<T> {
+    /// The same page with each item turned into something else.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        let mut f = f;
+        Page {
+            edges: self
+                .edges
+                .into_iter()
+                .map(|(cursor, item)| (cursor, f(item)))
+                .collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        }
+    }
+}
+
 impl<K> Window<K> {
     /// Turns the rows a query fetched (up to `limit + 1`, in the query's
     /// order, which is reversed for a backward window) into a page.

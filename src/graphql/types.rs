@@ -243,16 +243,10 @@ impl Organization {
                     .map(|(_, (_, user))| (user.id, user.clone())),
             )
             .await;
-        let page = Page {
-            edges: page
-                .edges
-                .into_iter()
-                .map(|(cursor, (membership, _))| (cursor, Member(membership)))
-                .collect(),
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        };
-        Ok(Connection::new(page, total))
+        Ok(Connection::new(
+            page.map(|(membership, _)| Member(membership)),
+            total,
+        ))
     }
 
     /// The membership of one user, if they are a member.
@@ -377,16 +371,7 @@ impl Viewer {
                     .map(|(_, m)| (m.organization_id, m.clone())),
             )
             .await;
-        let page = Page {
-            edges: page
-                .edges
-                .into_iter()
-                .map(|(cursor, m)| (cursor, Member(m)))
-                .collect(),
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        };
-        Ok(Connection::new(page, total))
+        Ok(Connection::new(page.map(Member), total))
     }
 }
 
