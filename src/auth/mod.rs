@@ -40,14 +40,13 @@ pub struct SignedIn {
     pub session_id: i64,
 }
 
-/// A user row to insert; `email` must already be normalized.
 #[derive(Insertable)]
 #[diesel(table_name = users)]
-pub struct NewUser<'a> {
-    pub email: &'a str,
-    pub name: &'a str,
-    pub password_hash: &'a str,
-    pub created_at: NaiveDateTime,
+struct NewUser<'a> {
+    email: &'a str,
+    name: &'a str,
+    password_hash: &'a str,
+    created_at: NaiveDateTime,
 }
 
 #[derive(Insertable)]

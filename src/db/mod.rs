@@ -259,19 +259,6 @@ impl Db {
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
-
-    pub fn backend(&self) -> Backend {
-        match self.pools {
-            Pools::Postgres(_) => Backend::Postgres,
-            Pools::Sqlite(_) => Backend::Sqlite,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
 }
 
 /// How the pool makes a connection: it counts statements, runs `setup_sql`

@@ -26,10 +26,6 @@ impl DomainError {
     pub fn bad_input(message: impl Into<String>) -> Self {
         DomainError::BadInput(message.into())
     }
-
-    pub fn conflict(message: impl Into<String>) -> Self {
-        DomainError::Conflict(message.into())
-    }
 }
 
 /// Unique constraints whose violation is the client's conflict, not our
