@@ -12,11 +12,13 @@ use axum::routing::get;
 
 use crate::auth::{self, Viewer};
 use crate::db::Db;
+use crate::events::EventBus;
 use crate::graphql::{OrgSchema, RequestContext};
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub events: EventBus,
     pub schema: OrgSchema,
 }
 
@@ -58,7 +60,7 @@ async fn graphql(
     let operation = request.operation_name.clone().unwrap_or_default();
     let response = state
         .schema
-        .execute(request.data(RequestContext::new(&state.db, viewer)))
+        .execute(request.data(RequestContext::new(&state.db, &state.events, viewer)))
         .await;
     tracing::info!(
         operation = %operation,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod seed;
@@ -61,6 +62,7 @@ impl Server {
         })?;
         let app = http::router(http::AppState {
             db: db.clone(),
+            events: events::EventBus::default(),
             schema: graphql::build_schema(),
         });
         let (shutdown, stopped) = oneshot::channel::<()>();

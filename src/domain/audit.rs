@@ -1,28 +1,125 @@
 //! The audit log: one row per change, written in the change's transaction.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use serde_json::Value;
 
 use super::DomainError;
+use super::members::Membership;
+use super::pagination::{Page, PageArgs};
 use crate::db::Conn;
-use crate::db::schema::audit_events;
+use crate::db::schema::{audit_events, users};
 use crate::with_conn;
 
-/// What happened, to whom, by whom. `details` is JSON.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]
-pub struct AuditEntry<'a> {
-    pub organization_id: i64,
-    pub actor_id: Option<i64>,
-    pub action: &'a str,
-    pub target_user_id: Option<i64>,
-    pub target_email: Option<&'a str>,
-    pub details: Option<String>,
-    pub created_at: chrono::NaiveDateTime,
+struct NewAuditEvent<'a> {
+    organization_id: i64,
+    actor_id: Option<i64>,
+    action: &'a str,
+    target_user_id: Option<i64>,
+    target_email: Option<&'a str>,
+    details: Option<String>,
+    created_at: NaiveDateTime,
 }
 
-pub async fn record(tx: &mut Conn<'_>, entry: AuditEntry<'_>) -> Result<(), DomainError> {
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub organization_id: i64,
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub target_user_id: Option<i64>,
+    pub target_email: Option<String>,
+    pub details: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Who a change was about: a member (by user) or just an address.
+pub enum Target<'a> {
+    Nobody,
+    User { id: i64, email: &'a str },
+    Email(&'a str),
+}
+
+/// Records `action` by `actor_id` in the organization, in the caller's
+/// transaction. `details` is stored as JSON text.
+pub async fn record(
+    tx: &mut Conn<'_>,
+    organization_id: i64,
+    actor_id: i64,
+    action: &str,
+    target: Target<'_>,
+    details: Value,
+) -> Result<(), DomainError> {
+    let (target_user_id, target_email) = match target {
+        Target::Nobody => (None, None),
+        Target::User { id, email } => (Some(id), Some(email)),
+        Target::Email(email) => (None, Some(email)),
+    };
+    let entry = NewAuditEvent {
+        organization_id,
+        actor_id: Some(actor_id),
+        action,
+        target_user_id,
+        target_email,
+        details: (!details.is_null()).then(|| details.to_string()),
+        created_at: super::now(),
+    };
     let insert = diesel::insert_into(audit_events::table).values(&entry);
     with_conn!(tx, |c| insert.execute(c).await)?;
     Ok(())
+}
+
+/// The email of a member's user, for the audit row that names them.
+pub async fn member_email(tx: &mut Conn<'_>, member: &Membership) -> Result<String, DomainError> {
+    let query = users::table.find(member.user_id).select(users::email);
+    Ok(with_conn!(tx, |c| query.first(c).await)?)
+}
+
+/// One page of an organization's audit log, newest first.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    page: &PageArgs,
+) -> Result<Page<AuditEvent>, DomainError> {
+    let window = page.window::<i64>()?;
+    // Newest first: "after" a cursor means older.
+    let ascending = window.scan_ascending(false);
+    let rows = with_conn!(conn, |c| {
+        let mut query = audit_events::table
+            .filter(audit_events::organization_id.eq(organization_id))
+            .select(AuditEvent::as_select())
+            .into_boxed();
+        if let Some(after) = window.after {
+            query = query.filter(audit_events::id.lt(after));
+        }
+        if let Some(before) = window.before {
+            query = query.filter(audit_events::id.gt(before));
+        }
+        query = if ascending {
+            query.order(audit_events::id.asc())
+        } else {
+            query.order(audit_events::id.desc())
+        };
+        query.limit(window.limit + 1).load(c).await
+    })?;
+    Ok(window.page(rows, |event| event.id))
+}
+
+pub async fn count(conn: &mut Conn<'_>, organization_id: i64) -> Result<i64, DomainError> {
+    let query = audit_events::table
+        .filter(audit_events::organization_id.eq(organization_id))
+        .count();
+    Ok(with_conn!(conn, |c| query.get_result(c).await)?)
+}
+
+pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<AuditEvent>, DomainError> {
+    let query = audit_events::table.filter(audit_events::id.eq_any(ids));
+    Ok(with_conn!(conn, |c| query
+        .select(AuditEvent::as_select())
+        .load(c)
+        .await)?)
 }

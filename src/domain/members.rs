@@ -385,3 +385,55 @@ pub fn require(
         Some(_) => Err(DomainError::MissingPermission(permission)),
     }
 }
+
+/// The actor's membership of the organization, if it grants `permission`.
+pub async fn authorize(
+    tx: &mut Conn<'_>,
+    organization_id: i64,
+    actor_id: i64,
+    permission: super::Permission,
+) -> Result<Membership, DomainError> {
+    require(
+        of_user_in(tx, actor_id, &[organization_id]).await?.pop(),
+        permission,
+    )
+}
+
+/// Locks a membership for the rest of the transaction. PostgreSQL takes a
+/// row lock; SQLite needs none, its write transactions run one at a time.
+///
+/// Every operation locks memberships before it touches their organization
+/// row, so two transactions never wait on each other in opposite orders.
+pub async fn lock(tx: &mut Conn<'_>, member_id: i64) -> Result<Membership, DomainError> {
+    let query = memberships::table.find(member_id);
+    let found = match tx {
+        Conn::Postgres(c) => query
+            .select(Membership::as_select())
+            .for_update()
+            .first(*c)
+            .await
+            .optional()?,
+        Conn::Sqlite(c) => query
+            .select(Membership::as_select())
+            .first(*c)
+            .await
+            .optional()?,
+    };
+    found.ok_or(DomainError::NotFound("member"))
+}
+
+/// Locks the member `member_id` and checks that the actor may act on it with
+/// `permission`. To someone outside its organization the member does not exist.
+pub async fn lock_for(
+    tx: &mut Conn<'_>,
+    member_id: i64,
+    actor_id: i64,
+    permission: super::Permission,
+) -> Result<Membership, DomainError> {
+    let target = lock(tx, member_id).await?;
+    match authorize(tx, target.organization_id, actor_id, permission).await {
+        Err(DomainError::NotFound(_)) => Err(DomainError::NotFound("member")),
+        Err(error) => Err(error),
+        Ok(_) => Ok(target),
+    }
+}

@@ -1,12 +1,17 @@
 //! The business rules: plain async functions over a database connection that
 //! return typed errors. Nothing here knows about GraphQL or HTTP.
 
-mod audit;
+pub mod audit;
+pub mod credits;
 mod error;
+pub mod events;
 pub mod members;
 pub mod organizations;
 pub mod pagination;
+pub mod removal;
+pub mod role_changes;
 mod roles;
+pub mod seats;
 pub mod users;
 
 pub use error::DomainError;

@@ -3,10 +3,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
-use super::audit::{self, AuditEntry};
+use super::audit::{self, Target};
 use super::members::{self, Membership};
 use super::users::normalize_name;
-use super::{DomainError, Role};
+use super::{DomainError, Permission, Role};
 use crate::db::schema::organizations;
 use crate::db::{Conn, Db};
 use crate::with_conn;
@@ -76,20 +76,60 @@ pub async fn create(
                 .returning(organizations::id);
             let id: i64 = with_conn!(tx, |c| insert.get_result(c).await)?;
             let owner = members::add(tx, id, owner_id, Role::Owner).await?;
-            let entry = AuditEntry {
-                organization_id: id,
-                actor_id: Some(owner_id),
-                action: "organization.created",
-                target_user_id: Some(owner_id),
-                target_email: None,
-                details: Some(serde_json::json!({ "name": name, "slug": slug }).to_string()),
-                created_at: now,
-            };
-            audit::record(tx, entry).await?;
+            let details = serde_json::json!({ "name": name, "slug": slug });
+            audit::record(
+                tx,
+                id,
+                owner_id,
+                "organization.created",
+                Target::Nobody,
+                details,
+            )
+            .await?;
             let organization = by_id(tx, id)
                 .await?
                 .ok_or(DomainError::NotFound("organization"))?;
             Ok((organization, owner))
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Renames an organization (its slug stays, so links keep working).
+pub async fn rename(
+    db: &Db,
+    actor_id: i64,
+    organization_id: i64,
+    name: &str,
+) -> Result<Organization, DomainError> {
+    let name = normalize_name(name, "organization name")?;
+    db.write(move |tx| {
+        async move {
+            members::authorize(
+                tx,
+                organization_id,
+                actor_id,
+                Permission::ManageOrganization,
+            )
+            .await?;
+            let before = by_id(tx, organization_id)
+                .await?
+                .ok_or(DomainError::NotFound("organization"))?;
+            let update = diesel::update(organizations::table.find(organization_id))
+                .set(organizations::name.eq(&name));
+            with_conn!(tx, |c| update.execute(c).await)?;
+            let details = serde_json::json!({ "from": before.name, "to": name });
+            audit::record(
+                tx,
+                organization_id,
+                actor_id,
+                "organization.updated",
+                Target::Nobody,
+                details,
+            )
+            .await?;
+            Ok(Organization { name, ..before })
         }
         .boxed()
     })

@@ -12,6 +12,7 @@ pub enum Kind {
     User,
     Organization,
     Member,
+    AuditEvent,
 }
 
 impl Kind {
@@ -20,10 +21,16 @@ impl Kind {
             Kind::User => "User",
             Kind::Organization => "Organization",
             Kind::Member => "Member",
+            Kind::AuditEvent => "AuditEvent",
         }
     }
 
-    const ALL: [Kind; 3] = [Kind::User, Kind::Organization, Kind::Member];
+    const ALL: [Kind; 4] = [
+        Kind::User,
+        Kind::Organization,
+        Kind::Member,
+        Kind::AuditEvent,
+    ];
 }
 
 pub fn encode(kind: Kind, id: i64) -> ID {

@@ -8,6 +8,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures_util::FutureExt;
 
 use crate::db::{BoxedWork, Db, boxed_work};
+use crate::domain::audit::{self, AuditEvent};
 use crate::domain::members::{self, Membership};
 use crate::domain::organizations::{self, Organization};
 use crate::domain::users::{self, User};
@@ -22,6 +23,7 @@ pub struct Loaders {
     pub viewer_memberships: Loads<Membership>,
     /// Each organization's owner, by organization id.
     pub owners: Loads<Membership>,
+    pub audit_events: Loads<AuditEvent>,
 }
 
 impl Loaders {
@@ -85,7 +87,26 @@ impl Loaders {
                 }),
                 |m: &Membership| m.organization_id,
             ),
+            audit_events: loads(
+                db,
+                Box::new(|ids| {
+                    boxed_work(move |c| async move { audit::by_ids(c, &ids).await }.boxed())
+                }),
+                |e: &AuditEvent| e.id,
+            ),
         }
+    }
+}
+
+impl Loaders {
+    /// Forgets what was loaded: a mutation has changed it.
+    pub fn forget_all(&self) {
+        self.users.clear::<i64>();
+        self.organizations.clear::<i64>();
+        self.memberships.clear::<i64>();
+        self.viewer_memberships.clear::<i64>();
+        self.owners.clear::<i64>();
+        self.audit_events.clear::<i64>();
     }
 }
 

@@ -12,6 +12,7 @@ use async_graphql::{Context, EmptySubscription, Schema};
 
 use crate::auth::Viewer;
 use crate::db::Db;
+use crate::events::EventBus;
 
 pub use loaders::Loaders;
 pub use mutation::Mutation;
@@ -22,14 +23,16 @@ pub type OrgSchema = Schema<Query, Mutation, EmptySubscription>;
 /// What every resolver of one request can reach.
 pub struct RequestContext {
     pub db: Db,
+    pub events: EventBus,
     pub viewer: Option<Viewer>,
     pub loaders: Loaders,
 }
 
 impl RequestContext {
-    pub fn new(db: &Db, viewer: Option<Viewer>) -> RequestContext {
+    pub fn new(db: &Db, events: &EventBus, viewer: Option<Viewer>) -> RequestContext {
         RequestContext {
             db: db.clone(),
+            events: events.clone(),
             viewer,
             loaders: Loaders::new(db, viewer.map(|v| v.user_id)),
         }

@@ -1,9 +1,9 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::ids::{self, Kind};
-use super::types::{Member, Node, Organization, User, Viewer};
+use super::types::{AuditEvent, Member, Node, Organization, User, Viewer};
 use super::{context, require_viewer};
-use crate::domain::{DomainError, members, organizations};
+use crate::domain::{DomainError, Permission, members, organizations};
 
 pub struct Query;
 
@@ -25,6 +25,20 @@ impl Query {
                 Organization::visible(ctx, membership.organization_id)
                     .await?
                     .map(|_| Node::Member(Member(membership)))
+            }
+            (Kind::AuditEvent, id) => {
+                let Some(event) = state.loaders.audit_events.load_one(id).await? else {
+                    return Ok(None);
+                };
+                // Audit events are for those who manage the organization's members.
+                let organization = Organization::visible(ctx, event.organization_id).await?;
+                match organization.map(|o| {
+                    o.viewer
+                        .is_some_and(|m| m.role.can(Permission::ManageMembers))
+                }) {
+                    Some(true) => Some(Node::AuditEvent(AuditEvent(event))),
+                    _ => None,
+                }
             }
             (Kind::User, id) => {
                 let visible = id == viewer.user_id

@@ -13,7 +13,7 @@ use crate::domain::members::{
     self, MemberFilter, MemberOrderField as DomainOrderField, Membership,
 };
 use crate::domain::pagination::{Page, PageArgs};
-use crate::domain::{self, DomainError, Permission as DomainPermission};
+use crate::domain::{self, DomainError, Permission as DomainPermission, audit, credits, seats};
 
 /// Owner is held by exactly one member (the creator, until ownership is transferred) and is never assignable.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +90,11 @@ impl From<MemberOrder> for members::MemberOrder {
     }
 }
 
+/// Whether the client asked for a connection's totalCount (which may cost a count).
+fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
 pub fn timestamp(at: chrono::NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()
 }
@@ -104,6 +109,103 @@ pub enum Node {
     User(User),
     Organization(Organization),
     Member(Member),
+    AuditEvent(AuditEvent),
+}
+
+/// The roles an admin may give.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum AssignableRole {
+    Admin,
+    Manager,
+    Member,
+}
+
+impl From<AssignableRole> for domain::Role {
+    fn from(role: AssignableRole) -> Self {
+        match role {
+            AssignableRole::Admin => domain::Role::Admin,
+            AssignableRole::Manager => domain::Role::Manager,
+            AssignableRole::Member => domain::Role::Member,
+        }
+    }
+}
+
+/// total = available + distributed, always.
+pub struct CreditPool(pub credits::CreditPool);
+
+#[Object]
+impl CreditPool {
+    /// Credits in the pool, not given to any member.
+    async fn available(&self) -> i32 {
+        self.0.available
+    }
+    /// Credits held by members.
+    async fn distributed(&self) -> i32 {
+        self.0.distributed
+    }
+    async fn total(&self) -> i32 {
+        i32::try_from(self.0.total()).unwrap_or(i32::MAX)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SeatCount {
+    pub limit: i32,
+    pub assigned: i32,
+}
+
+pub struct SeatInventory(pub seats::SeatInventory);
+
+#[Object]
+impl SeatInventory {
+    async fn standard(&self) -> SeatCount {
+        SeatCount {
+            limit: self.0.standard.limit,
+            assigned: self.0.standard.assigned,
+        }
+    }
+    async fn pro(&self) -> SeatCount {
+        SeatCount {
+            limit: self.0.pro.limit,
+            assigned: self.0.pro.assigned,
+        }
+    }
+}
+
+/// One change, as the audit log recorded it.
+#[derive(Clone)]
+pub struct AuditEvent(pub audit::AuditEvent);
+
+#[Object]
+impl AuditEvent {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::AuditEvent, self.0.id)
+    }
+    /// e.g. member.invited, member.role_changed, member.removed, credits.distributed
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor_id) = self.0.actor_id else {
+            return Ok(None);
+        };
+        Ok(context(ctx)
+            .loaders
+            .users
+            .load_one(actor_id)
+            .await?
+            .map(User))
+    }
+    async fn target_email(&self) -> Option<&str> {
+        self.0.target_email.as_deref()
+    }
+    /// JSON text.
+    async fn details(&self) -> Option<&str> {
+        self.0.details.as_deref()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        timestamp(self.0.created_at)
+    }
 }
 
 #[derive(Clone)]
@@ -136,8 +238,8 @@ impl User {
 #[derive(Clone)]
 pub struct Organization {
     pub organization: domain::organizations::Organization,
-    /// The viewer's own membership.
-    pub viewer: Membership,
+    /// The viewer's own membership; None right after they left or were removed.
+    pub viewer: Option<Membership>,
 }
 
 impl Organization {
@@ -151,12 +253,27 @@ impl Organization {
         let organization = loaders.organizations.load_one(id).await?;
         Ok(organization.map(|organization| Organization {
             organization,
-            viewer,
+            viewer: Some(viewer),
         }))
     }
 
+    /// The organization as a mutation left it, with the viewer's membership
+    /// read afresh (the mutation may have changed or ended it).
+    pub async fn after_change(
+        ctx: &Context<'_>,
+        organization: domain::organizations::Organization,
+    ) -> Result<Organization> {
+        let loaders = &context(ctx).loaders;
+        loaders.forget_all();
+        let viewer = loaders.viewer_memberships.load_one(organization.id).await?;
+        Ok(Organization {
+            organization,
+            viewer,
+        })
+    }
+
     fn require(&self, permission: DomainPermission) -> Result<(), DomainError> {
-        members::require(Some(self.viewer.clone()), permission).map(drop)
+        members::require(self.viewer.clone(), permission).map(drop)
     }
 }
 
@@ -184,11 +301,14 @@ impl Organization {
     }
     /// The viewer's role here.
     async fn viewer_role(&self) -> Option<Role> {
-        Some(self.viewer.role.into())
+        self.viewer.as_ref().map(|m| m.role.into())
     }
     /// What the viewer may do here, read from the database on every request.
     async fn viewer_permissions(&self) -> Vec<Permission> {
-        permissions_of(self.viewer.role)
+        self.viewer
+            .as_ref()
+            .map(|m| permissions_of(m.role))
+            .unwrap_or_default()
     }
 
     /// Paginated members. role filters, query matches email or name (case-insensitive).
@@ -216,7 +336,7 @@ impl Organization {
             last,
             before,
         };
-        let wants_total = ctx.look_ahead().field("totalCount").exists();
+        let wants_total = wants_total(ctx);
         let organization = self.organization.clone();
         let state = context(ctx);
         let (page, total) = state
@@ -247,6 +367,51 @@ impl Organization {
             page.map(|(membership, _)| Member(membership)),
             total,
         ))
+    }
+
+    /// The credit pool. Requires VIEW_BILLING.
+    async fn credit_pool(&self) -> Result<CreditPool> {
+        self.require(DomainPermission::ViewBilling)?;
+        Ok(CreditPool(credits::CreditPool::of(&self.organization)))
+    }
+
+    /// Seat limits and assignments. Requires VIEW_BILLING.
+    async fn seats(&self) -> Result<SeatInventory> {
+        self.require(DomainPermission::ViewBilling)?;
+        Ok(SeatInventory(seats::SeatInventory::of(&self.organization)))
+    }
+
+    /// Every change to membership, roles, invitations, credits and seats. Requires MANAGE_MEMBERS. Newest first.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditEventConnection> {
+        self.require(DomainPermission::ManageMembers)?;
+        let page_args = PageArgs {
+            first,
+            after,
+            last: None,
+            before: None,
+        };
+        let wants_total = wants_total(ctx);
+        let organization_id = self.organization.id;
+        let (page, total) = context(ctx)
+            .db
+            .read(move |c| {
+                Box::pin(async move {
+                    let page = audit::list(c, organization_id, &page_args).await?;
+                    let total = if wants_total {
+                        audit::count(c, organization_id).await?
+                    } else {
+                        0
+                    };
+                    Ok((page, total))
+                })
+            })
+            .await?;
+        Ok(Connection::new(page.map(AuditEvent), total))
     }
 
     /// The membership of one user, if they are a member.
@@ -347,7 +512,7 @@ impl Viewer {
             last,
             before,
         };
-        let wants_total = ctx.look_ahead().field("totalCount").exists();
+        let wants_total = wants_total(ctx);
         let user_id = self.user_id;
         let (page, total) = context(ctx)
             .db
@@ -385,6 +550,7 @@ pub struct PageInfo {
 
 #[derive(SimpleObject, Clone)]
 #[graphql(concrete(name = "MemberEdge", params(Member)))]
+#[graphql(concrete(name = "AuditEventEdge", params(AuditEvent)))]
 pub struct Edge<N: OutputType> {
     pub cursor: String,
     pub node: N,
@@ -394,6 +560,7 @@ pub struct Edge<N: OutputType> {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 #[graphql(concrete(name = "MemberConnection", params(Member)))]
+#[graphql(concrete(name = "AuditEventConnection", params(AuditEvent)))]
 pub struct Connection<N: OutputType + Clone>
 where
     Edge<N>: OutputType,
@@ -416,6 +583,7 @@ where
 }
 
 pub type MemberConnection = Connection<Member>;
+pub type AuditEventConnection = Connection<AuditEvent>;
 
 impl<N: OutputType + Clone> Connection<N>
 where

@@ -1,0 +1,108 @@
+//! Removal and leaving: in one transaction the membership goes, its credits
+//! return to the pool, its seat is released, and one audit row says so.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::FutureExt;
+use serde_json::json;
+
+use super::audit::{self, Target};
+use super::events::MembershipEvent;
+use super::members::{self, Membership, count_members};
+use super::organizations::{self, Organization};
+use super::{DomainError, Permission, Role, SeatTier, credits, seats};
+use crate::db::schema::{memberships, organizations as orgs};
+use crate::db::{Conn, Db};
+use crate::with_conn;
+
+#[derive(Debug, Clone)]
+pub struct Removal {
+    pub member: Membership,
+    pub credits_returned: i32,
+    pub seat_released: SeatTier,
+    pub organization: Organization,
+    pub event: MembershipEvent,
+}
+
+/// Removes another member (MANAGE_MEMBERS). The owner cannot be removed.
+pub async fn remove(db: &Db, actor_id: i64, member_id: i64) -> Result<Removal, DomainError> {
+    db.write(move |tx| {
+        async move {
+            let member =
+                members::lock_for(tx, member_id, actor_id, Permission::ManageMembers).await?;
+            if member.role == Role::Owner {
+                return Err(DomainError::Conflict(
+                    "the owner cannot be removed; transfer ownership first".into(),
+                ));
+            }
+            end_membership(tx, member, actor_id, "member.removed").await
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// The viewer leaves an organization. The owner cannot leave.
+pub async fn leave(db: &Db, user_id: i64, organization_id: i64) -> Result<Removal, DomainError> {
+    db.write(move |tx| {
+        async move {
+            let mine =
+                members::authorize(tx, organization_id, user_id, Permission::ViewMembers).await?;
+            let member = members::lock(tx, mine.id).await?;
+            if member.role == Role::Owner {
+                return Err(DomainError::Conflict(
+                    "the owner cannot leave; transfer ownership first".into(),
+                ));
+            }
+            end_membership(tx, member, user_id, "member.left").await
+        }
+        .boxed()
+    })
+    .await
+}
+
+async fn end_membership(
+    tx: &mut Conn<'_>,
+    member: Membership,
+    actor_id: i64,
+    action: &str,
+) -> Result<Removal, DomainError> {
+    let organization_id = member.organization_id;
+    let email = audit::member_email(tx, &member).await?;
+    let delete = diesel::delete(memberships::table.find(member.id));
+    with_conn!(tx, |c| delete.execute(c).await)?;
+    if member.credits > 0 {
+        let update = diesel::update(orgs::table.find(organization_id)).set((
+            orgs::credits_available.eq(orgs::credits_available + member.credits),
+            orgs::credits_distributed.eq(orgs::credits_distributed - member.credits),
+        ));
+        with_conn!(tx, |c| update.execute(c).await)?;
+        credits::record_movement(
+            tx,
+            organization_id,
+            Some(member.user_id),
+            actor_id,
+            "returned",
+            member.credits,
+        )
+        .await?;
+    }
+    seats::release(tx, organization_id, member.seat).await?;
+    count_members(tx, organization_id, &[(member.role, -1)]).await?;
+    let target = Target::User {
+        id: member.user_id,
+        email: &email,
+    };
+    let details = json!({ "role": member.role.as_str(), "creditsReturned": member.credits, "seatReleased": member.seat.as_str() });
+    audit::record(tx, organization_id, actor_id, action, target, details).await?;
+    let organization = organizations::by_id(tx, organization_id)
+        .await?
+        .ok_or(DomainError::NotFound("organization"))?;
+    Ok(Removal {
+        credits_returned: member.credits,
+        seat_released: member.seat,
+        event: MembershipEvent::removed(&member, actor_id),
+        member,
+        organization,
+    })
+}

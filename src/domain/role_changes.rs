@@ -1,0 +1,147 @@
+//! Role changes and ownership transfer. The member counters move with every
+//! role, and the database's one-owner index holds at every instant.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::FutureExt;
+use serde_json::json;
+
+use super::audit::{self, Target};
+use super::events::{MembershipEvent, MembershipEventKind};
+use super::members::{self, Membership, count_members};
+use super::{DomainError, Permission, Role};
+use crate::db::schema::memberships;
+use crate::db::{Conn, Db};
+use crate::with_conn;
+
+#[derive(Debug, Clone)]
+pub struct RoleChange {
+    pub member: Membership,
+    /// None when the member already had the role.
+    pub event: Option<MembershipEvent>,
+}
+
+/// Gives a member another role. The owner's role moves only by transfer.
+pub async fn update_role(
+    db: &Db,
+    actor_id: i64,
+    member_id: i64,
+    role: Role,
+) -> Result<RoleChange, DomainError> {
+    if role == Role::Owner {
+        return Err(DomainError::bad_input(
+            "OWNER is not assignable: use transferOwnership",
+        ));
+    }
+    db.write(move |tx| {
+        async move {
+            let member =
+                members::lock_for(tx, member_id, actor_id, Permission::ManageMembers).await?;
+            if member.role == Role::Owner {
+                return Err(DomainError::Conflict(
+                    "the owner's role changes only by transferOwnership".into(),
+                ));
+            }
+            if member.role == role {
+                return Ok(RoleChange {
+                    member,
+                    event: None,
+                });
+            }
+            let changed = set_role(tx, &member, role).await?;
+            let email = audit::member_email(tx, &changed).await?;
+            let target = Target::User {
+                id: changed.user_id,
+                email: &email,
+            };
+            let details = json!({ "from": member.role.as_str(), "to": role.as_str() });
+            audit::record(
+                tx,
+                member.organization_id,
+                actor_id,
+                "member.role_changed",
+                target,
+                details,
+            )
+            .await?;
+            let event =
+                MembershipEvent::about(MembershipEventKind::RoleChanged, &changed, actor_id)
+                    .with_previous_role(member.role);
+            Ok(RoleChange {
+                member: changed,
+                event: Some(event),
+            })
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Sets a locked member's role and moves the counters with it.
+async fn set_role(
+    tx: &mut Conn<'_>,
+    member: &Membership,
+    role: Role,
+) -> Result<Membership, DomainError> {
+    let update = diesel::update(memberships::table.find(member.id)).set(memberships::role.eq(role));
+    with_conn!(tx, |c| update.execute(c).await)?;
+    count_members(tx, member.organization_id, &[(member.role, -1), (role, 1)]).await?;
+    Ok(Membership {
+        role,
+        ..member.clone()
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct OwnershipTransfer {
+    pub previous_owner: Membership,
+    pub new_owner: Membership,
+    pub events: [MembershipEvent; 2],
+}
+
+/// Hands the organization to another member; the owner becomes ADMIN.
+pub async fn transfer_ownership(
+    db: &Db,
+    actor_id: i64,
+    organization_id: i64,
+    member_id: i64,
+) -> Result<OwnershipTransfer, DomainError> {
+    db.write(move |tx| {
+        async move {
+            let owner = members::authorize(tx, organization_id, actor_id, Permission::TransferOwnership).await?;
+            // Both rows, in id order: two transfers cannot deadlock.
+            let (first, second) = (owner.id.min(member_id), owner.id.max(member_id));
+            let mut locked = vec![members::lock(tx, first).await?];
+            if second != first {
+                locked.push(members::lock(tx, second).await?);
+            }
+            let owner = locked.iter().find(|m| m.id == owner.id).cloned().expect("locked");
+            // Someone else's transfer may have committed while we waited.
+            if owner.role != Role::Owner {
+                return Err(DomainError::MissingPermission(Permission::TransferOwnership));
+            }
+            let heir = locked.into_iter().find(|m| m.id == member_id).expect("locked");
+            if heir.organization_id != organization_id {
+                return Err(DomainError::NotFound("member"));
+            }
+            if heir.id == owner.id {
+                return Err(DomainError::bad_input("you already own this organization"));
+            }
+            // Demote first: the one-owner index never sees two.
+            let previous_owner = set_role(tx, &owner, Role::Admin).await?;
+            let new_owner = set_role(tx, &heir, Role::Owner).await?;
+            let email = audit::member_email(tx, &new_owner).await?;
+            let target = Target::User { id: new_owner.user_id, email: &email };
+            let details = json!({ "previousOwnerUserId": owner.user_id, "newOwnerPreviousRole": heir.role.as_str() });
+            audit::record(tx, organization_id, actor_id, "ownership.transferred", target, details).await?;
+            let kind = MembershipEventKind::OwnershipTransferred;
+            let events = [
+                MembershipEvent::about(kind, &previous_owner, actor_id).with_previous_role(Role::Owner),
+                MembershipEvent::about(kind, &new_owner, actor_id).with_previous_role(heir.role),
+            ];
+            Ok(OwnershipTransfer { previous_owner, new_owner, events })
+        }
+        .boxed()
+    })
+    .await
+}
