@@ -253,6 +253,37 @@ impl Client {
             .to_owned()
     }
 
+    /// Logs in again as the same user: a second session.
+    pub async fn new_session(&self, app: &TestApp) -> Client {
+        let data = self.ok("{ viewer { user { email } } }", json!({})).await;
+        let email = data["viewer"]["user"]["email"].as_str().unwrap().to_owned();
+        let data = app
+            .anonymous()
+            .ok(
+                "mutation($input: LogInInput!) { logIn(input: $input) { token } }",
+                json!({ "input": { "email": email, "password": "password123" } }),
+            )
+            .await;
+        Client {
+            token: Some(data["logIn"]["token"].as_str().unwrap().to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The member ID of `who` in the organization, as this client sees it.
+    pub async fn member_id(&self, organization_id: &str, who: &Client) -> String {
+        let data = self
+            .ok(
+                "query($org: ID!, $user: ID!) { organization(id: $org) { member(userId: $user) { id } } }",
+                json!({ "org": organization_id, "user": who.user_id }),
+            )
+            .await;
+        data["organization"]["member"]["id"]
+            .as_str()
+            .expect("a member")
+            .to_owned()
+    }
+
     /// Creates an organization and returns its global ID.
     pub async fn create_org(&self, name: &str) -> String {
         let data = self

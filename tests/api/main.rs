@@ -3,9 +3,12 @@
 
 mod access;
 mod accounts;
+mod authorization;
 mod common;
+mod concurrency;
 mod config;
 mod docs;
+mod management;
 mod members;
 mod schema;
 mod transactions;

@@ -1,0 +1,301 @@
+//! Every mutation and guarded field of the contract, by every kind of actor:
+//! allowed, or refused with the right error, as the permission table of the
+//! contract says. A mutation the schema gains without a row here fails.
+
+use orgql::domain::Role;
+use serde_json::{Value, json};
+
+use crate::common::{Client, TestApp};
+
+/// The contract's permission table, written out independently of the code.
+fn role_has(role: &str, permission: &str) -> bool {
+    let holders: &[&str] = match permission {
+        "MANAGE_ORGANIZATION" | "MANAGE_BILLING" | "MANAGE_MEMBERS" => &["owner", "admin"],
+        "VIEW_BILLING" | "UPDATE_MEMBERS" | "MANAGE_RESOURCES" => &["owner", "admin", "manager"],
+        "VIEW_MEMBERS" => &["owner", "admin", "manager", "member"],
+        "TRANSFER_OWNERSHIP" => &["owner"],
+        other => panic!("unknown permission {other}"),
+    };
+    holders.contains(&role)
+}
+
+#[derive(Clone, Copy)]
+enum Rule {
+    /// Members whose role has the permission.
+    Needs(&'static str),
+    /// Any member but the owner (leaving).
+    MemberButOwner,
+    /// Anyone signed in.
+    SignedIn,
+}
+
+struct Case {
+    name: &'static str,
+    rule: Rule,
+    query: &'static str,
+    variables: fn(&Fixture) -> Value,
+}
+
+/// An organization with one member of each role, and a target member who
+/// holds 10 credits; the pool holds 90 more and 5 seats of each tier.
+struct Fixture {
+    org: String,
+    target: String,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "createOrganization",
+        rule: Rule::SignedIn,
+        query: "mutation { createOrganization(input: {name: \"Another\"}) { organization { id } } }",
+        variables: |_| json!({}),
+    },
+    Case {
+        name: "logOut",
+        rule: Rule::SignedIn,
+        query: "mutation { logOut }",
+        variables: |_| json!({}),
+    },
+    Case {
+        name: "updateOrganization",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "mutation($org: ID!) { updateOrganization(input: {organizationId: $org, name: \"Renamed\"}) { organization { name } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "addCredits",
+        rule: Rule::Needs("MANAGE_BILLING"),
+        query: "mutation($org: ID!) { addCredits(input: {organizationId: $org, amount: 5}) { organization { id } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "setSeatLimits",
+        rule: Rule::Needs("MANAGE_BILLING"),
+        query: "mutation($org: ID!) { setSeatLimits(input: {organizationId: $org, standard: 3, pro: 3}) { organization { id } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "transferOwnership",
+        rule: Rule::Needs("TRANSFER_OWNERSHIP"),
+        query: "mutation($org: ID!, $m: ID!) { transferOwnership(input: {organizationId: $org, memberId: $m}) { newOwner { role } } }",
+        variables: |f| json!({ "org": f.org, "m": f.target }),
+    },
+    Case {
+        name: "updateMemberRole",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "mutation($m: ID!) { updateMemberRole(input: {memberId: $m, role: MANAGER}) { member { role } } }",
+        variables: |f| json!({ "m": f.target }),
+    },
+    Case {
+        name: "removeMember",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "mutation($m: ID!) { removeMember(input: {memberId: $m}) { creditsReturned } }",
+        variables: |f| json!({ "m": f.target }),
+    },
+    Case {
+        name: "leaveOrganization",
+        rule: Rule::MemberButOwner,
+        query: "mutation($org: ID!) { leaveOrganization(input: {organizationId: $org}) { removedMemberId } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "distributeCredits",
+        rule: Rule::Needs("UPDATE_MEMBERS"),
+        query: "mutation($m: ID!) { distributeCredits(input: {memberId: $m, amount: 1}) { member { credits } } }",
+        variables: |f| json!({ "m": f.target }),
+    },
+    Case {
+        name: "reclaimCredits",
+        rule: Rule::Needs("UPDATE_MEMBERS"),
+        query: "mutation($m: ID!) { reclaimCredits(input: {memberId: $m, amount: 1}) { member { credits } } }",
+        variables: |f| json!({ "m": f.target }),
+    },
+    Case {
+        name: "assignSeat",
+        rule: Rule::Needs("UPDATE_MEMBERS"),
+        query: "mutation($m: ID!) { assignSeat(input: {memberId: $m, seat: PRO}) { member { seat } } }",
+        variables: |f| json!({ "m": f.target }),
+    },
+    // Guarded fields.
+    Case {
+        name: "Organization.members",
+        rule: Rule::Needs("VIEW_MEMBERS"),
+        query: "query($org: ID!) { organization(id: $org) { members { totalCount } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "Organization.creditPool",
+        rule: Rule::Needs("VIEW_BILLING"),
+        query: "query($org: ID!) { organization(id: $org) { creditPool { total } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "Organization.seats",
+        rule: Rule::Needs("VIEW_BILLING"),
+        query: "query($org: ID!) { organization(id: $org) { seats { pro { limit } } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "Organization.auditLog",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "query($org: ID!) { organization(id: $org) { auditLog { totalCount } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+];
+
+/// Public mutations: no session needed, so no permission to check.
+const PUBLIC: &[&str] = &["signUp", "logIn"];
+
+struct Actors {
+    owner: Client,
+    admin: Client,
+    manager: Client,
+    member: Client,
+    target: Client,
+    outsider: Client,
+}
+
+async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
+    let org = actors.owner.create_org("Acme").await;
+    app.join(&org, &actors.admin, Role::Admin).await;
+    app.join(&org, &actors.manager, Role::Manager).await;
+    app.join(&org, &actors.member, Role::Member).await;
+    app.join(&org, &actors.target, Role::Member).await;
+    let target = actors.owner.member_id(&org, &actors.target).await;
+    let owner = &actors.owner;
+    owner.ok("mutation($org: ID!) { addCredits(input: {organizationId: $org, amount: 100}) { organization { id } } }", json!({ "org": org })).await;
+    owner.ok("mutation($m: ID!) { distributeCredits(input: {memberId: $m, amount: 10}) { member { id } } }", json!({ "m": target })).await;
+    owner.ok("mutation($org: ID!) { setSeatLimits(input: {organizationId: $org, standard: 5, pro: 5}) { organization { id } } }", json!({ "org": org })).await;
+    Fixture { org, target }
+}
+
+/// What `actor` must get from `case`: None when allowed, else the error
+/// code and, for FORBIDDEN, the permission named.
+fn expected(rule: Rule, actor: &str) -> Option<(&'static str, Option<&'static str>)> {
+    match (rule, actor) {
+        (_, "anonymous") => Some(("UNAUTHENTICATED", None)),
+        (Rule::SignedIn, _) => None,
+        (_, "outsider") => Some(("NOT_FOUND", None)),
+        (Rule::MemberButOwner, "owner") => Some(("CONFLICT", None)),
+        (Rule::MemberButOwner, _) => None,
+        (Rule::Needs(permission), role) if role_has(role, permission) => None,
+        (Rule::Needs(permission), _) => Some(("FORBIDDEN", Some(permission))),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_by_every_actor() {
+    let app = TestApp::spawn().await;
+    let actors = Actors {
+        owner: app.sign_up("owner@example.com").await,
+        admin: app.sign_up("admin@example.com").await,
+        manager: app.sign_up("manager@example.com").await,
+        member: app.sign_up("member@example.com").await,
+        target: app.sign_up("target@example.com").await,
+        outsider: app.sign_up("outsider@example.com").await,
+    };
+    let mut failures = Vec::new();
+    for case in CASES {
+        for actor in [
+            "owner",
+            "admin",
+            "manager",
+            "member",
+            "outsider",
+            "anonymous",
+        ] {
+            let fixture = fixture(&app, &actors).await;
+            // logOut ends the session it runs in: give it a fresh one.
+            let client = match actor {
+                "owner" => actors.owner.clone(),
+                "admin" => actors.admin.clone(),
+                "manager" => actors.manager.clone(),
+                "member" => actors.member.clone(),
+                "outsider" => actors.outsider.clone(),
+                _ => app.anonymous(),
+            };
+            let client = if case.name == "logOut" && actor != "anonymous" {
+                client.new_session(&app).await
+            } else {
+                client
+            };
+            let body = client.query(case.query, (case.variables)(&fixture)).await;
+            let error = &body["errors"][0];
+            let got = match error.is_null() {
+                true => None,
+                false => Some((
+                    error["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_owned(),
+                    error["extensions"]["permission"]
+                        .as_str()
+                        .map(str::to_owned),
+                )),
+            };
+            let want = expected(case.rule, actor)
+                .map(|(code, permission)| (code.to_owned(), permission.map(str::to_owned)));
+            // An outsider asking for an organization's field sees no organization at all.
+            let hidden = actor == "outsider"
+                && case.name.starts_with("Organization.")
+                && got.is_none()
+                && body["data"]["organization"].is_null();
+            if got != want && !hidden {
+                failures.push(format!(
+                    "{} by {actor}: expected {want:?}, got {body}",
+                    case.name
+                ));
+            }
+            if want.is_none() && got.is_none() && !case.name.starts_with("Organization.") {
+                assert!(
+                    body["data"]
+                        .as_object()
+                        .is_some_and(|d| d.values().all(|v| !v.is_null())),
+                    "{} by {actor}: {body}",
+                    case.name
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} authorization failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_mutation_has_a_row() {
+    let schema = orgql::graphql::print_schema();
+    let document = async_graphql_parser::parse_schema(&schema).unwrap();
+    let mutations: Vec<String> = document
+        .definitions
+        .iter()
+        .filter_map(|d| match d {
+            async_graphql_parser::types::TypeSystemDefinition::Type(t)
+                if t.node.name.node == "Mutation" =>
+            {
+                Some(t)
+            }
+            _ => None,
+        })
+        .flat_map(|t| match &t.node.kind {
+            async_graphql_parser::types::TypeKind::Object(o) => o
+                .fields
+                .iter()
+                .map(|f| f.node.name.node.to_string())
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(!mutations.is_empty());
+    for mutation in mutations {
+        let covered =
+            CASES.iter().any(|c| c.name == mutation) || PUBLIC.contains(&mutation.as_str());
+        assert!(
+            covered,
+            "mutation {mutation} has no row in the authorization table"
+        );
+    }
+}
