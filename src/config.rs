@@ -2,10 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::{DatabaseUrl, SetupError};
+use crate::domain::invitations::InvitationSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,6 +92,14 @@ pub struct Config {
         global = true
     )]
     pub app_url: String,
+
+    /// How long an invitation stays valid (e.g. 7d, 48h).
+    #[arg(long, env = "INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub invitation_ttl: Duration,
+
+    /// Longest wait between two delivery attempts of a message while the SMTP server is down (e.g. 5m).
+    #[arg(long, env = "MAIL_RETRY_MAX", default_value = "5m", value_parser = humantime::parse_duration, global = true)]
+    pub mail_retry_max: Duration,
 }
 
 impl Config {
@@ -102,6 +112,13 @@ impl Config {
 
     pub fn database(&self) -> Result<DatabaseUrl, SetupError> {
         self.database_url.parse()
+    }
+
+    pub fn invitation_settings(&self) -> InvitationSettings {
+        InvitationSettings {
+            app_url: self.app_url.trim_end_matches('/').to_owned(),
+            ttl: chrono::Duration::from_std(self.invitation_ttl).unwrap_or(chrono::Duration::days(7)),
+        }
     }
 
     pub fn pool_size(&self) -> usize {

@@ -2,23 +2,22 @@
 
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::{ErrorExtensions, ParseRequestError};
+use async_graphql_axum::GraphQLResponse;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::auth::{self, Viewer};
 use crate::db::Db;
-use crate::events::EventBus;
-use crate::graphql::{OrgSchema, RequestContext};
+use crate::graphql::{OrgSchema, RequestContext, Services};
 
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
-    pub events: EventBus,
+    pub services: Services,
     pub schema: OrgSchema,
 }
 
@@ -28,6 +27,56 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(state)
+}
+
+/// The largest request body read; an upload is at most 64 KiB of it.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+const MAX_UPLOAD_BYTES: usize = crate::domain::bulk_invitations::MAX_BYTES;
+const MAX_UPLOADS: usize = 1;
+
+/// A GraphQL request from a GET query string, a JSON body, or a GraphQL
+/// multipart request, read within this server's limits.
+pub struct GraphQLRequest(async_graphql::Request);
+
+impl GraphQLRequest {
+    fn into_inner(self) -> async_graphql::Request {
+        self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Response> {
+        if request.method() == axum::http::Method::GET {
+            let query = request.uri().query().unwrap_or_default();
+            return async_graphql::http::parse_query_string(query)
+                .map(GraphQLRequest)
+                .map_err(|e| bad_request(StatusCode::BAD_REQUEST, format!("invalid GraphQL query string: {e}")));
+        }
+        let content_type =
+            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| {
+            bad_request(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+        })?;
+        let options = MultipartOptions::default().max_file_size(MAX_UPLOAD_BYTES).max_num_files(MAX_UPLOADS);
+        async_graphql::http::receive_body(content_type, futures_util::io::Cursor::new(body), options)
+            .await
+            .map(GraphQLRequest)
+            .map_err(|error| match error {
+                ParseRequestError::PayloadTooLarge => bad_request(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("uploads are limited to {MAX_UPLOADS} file of {} KiB", MAX_UPLOAD_BYTES / 1024),
+                ),
+                other => bad_request(StatusCode::BAD_REQUEST, format!("invalid GraphQL request: {other}")),
+            })
+    }
+}
+
+fn bad_request(status: StatusCode, message: String) -> Response {
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "LIMIT_EXCEEDED" } else { "BAD_USER_INPUT" };
+    let error = async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code));
+    graphql_error(status, error.into_server_error(Default::default()))
 }
 
 /// Browsers get GraphiQL; other clients run the query (GraphQL over HTTP).
@@ -52,7 +101,7 @@ async fn graphql(
     request: GraphQLRequest,
 ) -> Response {
     let started = Instant::now();
-    let viewer = match bearer_viewer(&state.db, &headers).await {
+    let viewer = match bearer_viewer(&state.services.db, &headers).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
@@ -60,7 +109,7 @@ async fn graphql(
     let operation = request.operation_name.clone().unwrap_or_default();
     let response = state
         .schema
-        .execute(request.data(RequestContext::new(&state.db, &state.events, viewer)))
+        .execute(request.data(RequestContext::new(&state.services, viewer)))
         .await;
     tracing::info!(
         operation = %operation,
@@ -97,7 +146,7 @@ fn graphql_error(status: StatusCode, error: async_graphql::ServerError) -> Respo
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    if state.db.ping().await {
+    if state.services.db.ping().await {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod mail;
 pub mod seed;
 
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ use crate::db::{Db, SetupError};
 pub enum StartError {
     #[error(transparent)]
     Database(#[from] SetupError),
+    #[error(transparent)]
+    Mail(#[from] mail::MailSetupError),
     #[error("--bind / BIND_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -42,13 +45,17 @@ pub async fn open_database(config: &Config) -> Result<Db, SetupError> {
 pub struct Server {
     pub addr: SocketAddr,
     pub db: Db,
+    pub outbox: mail::OutboxHandle,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    outbox_task: Option<JoinHandle<()>>,
 }
 
 impl Server {
     /// Opens the database and starts serving on `config.bind`.
     pub async fn start(config: &Config) -> Result<Server, StartError> {
+        let transport = mail::Transport::new(config.smtp_url.as_deref(), &config.mail_dir)?;
+        let from = mail::parse_from(&config.mail_from)?;
         let db = open_database(config).await?;
         let listener = TcpListener::bind(config.bind)
             .await
@@ -60,9 +67,15 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        let worker = mail::OutboxWorker { db: db.clone(), transport, from, retry_max: config.mail_retry_max };
+        let (outbox, outbox_task) = worker.spawn();
         let app = http::router(http::AppState {
-            db: db.clone(),
-            events: events::EventBus::default(),
+            services: graphql::Services {
+                db: db.clone(),
+                events: events::EventBus::default(),
+                outbox: outbox.clone(),
+                invitations: config.invitation_settings(),
+            },
             schema: graphql::build_schema(),
         });
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -76,6 +89,8 @@ impl Server {
         Ok(Server {
             addr,
             db,
+            outbox,
+            outbox_task: Some(outbox_task),
             shutdown: Some(shutdown),
             task,
         })
@@ -93,7 +108,13 @@ impl Server {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        (&mut self.task).await.map_err(std::io::Error::other)?
+        let served = (&mut self.task).await.map_err(std::io::Error::other)?;
+        // The worker finishes the message it is sending, never half of one.
+        self.outbox.stop();
+        if let Some(worker) = self.outbox_task.take() {
+            let _ = worker.await;
+        }
+        served
     }
 }
 

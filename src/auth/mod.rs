@@ -11,6 +11,7 @@ use futures_util::FutureExt;
 
 use crate::db::schema::{sessions, users};
 use crate::db::{Conn, Db};
+use crate::domain::invitations::{self, Joined};
 use crate::domain::users::{User, normalize_email, normalize_name};
 use crate::domain::{DomainError, now};
 use crate::with_conn;
@@ -112,11 +113,26 @@ impl NewAccount {
     }
 }
 
-/// Creates an account and signs it in.
-pub async fn sign_up(db: &Db, input: SignUp<'_>) -> Result<SignedIn, DomainError> {
+/// Creates an account and signs it in; with an invitation token, accepts
+/// the invitation in the same transaction (both happen, or neither).
+pub async fn sign_up(
+    db: &Db,
+    input: SignUp<'_>,
+    invitation_token: Option<String>,
+) -> Result<(SignedIn, Option<Joined>), DomainError> {
     let account = NewAccount::prepare(input).await?;
-    db.write(move |tx| async move { account.create(tx).await }.boxed())
-        .await
+    db.write(move |tx| {
+        async move {
+            let signed_in = account.create(tx).await?;
+            let joined = match invitation_token {
+                Some(token) => Some(invitations::accept_in(tx, signed_in.user.id, &token).await?),
+                None => None,
+            };
+            Ok((signed_in, joined))
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// Signs in with email and password. The error is the same whether or not

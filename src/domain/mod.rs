@@ -2,11 +2,14 @@
 //! return typed errors. Nothing here knows about GraphQL or HTTP.
 
 pub mod audit;
+pub mod bulk_invitations;
 pub mod credits;
 mod error;
 pub mod events;
+pub mod invitations;
 pub mod members;
 pub mod organizations;
+pub mod outbox;
 pub mod pagination;
 pub mod removal;
 pub mod role_changes;

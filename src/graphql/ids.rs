@@ -13,6 +13,7 @@ pub enum Kind {
     Organization,
     Member,
     AuditEvent,
+    Invitation,
 }
 
 impl Kind {
@@ -22,6 +23,7 @@ impl Kind {
             Kind::Organization => "Organization",
             Kind::Member => "Member",
             Kind::AuditEvent => "AuditEvent",
+            Kind::Invitation => "Invitation",
         }
     }
 

@@ -3,39 +3,54 @@
 
 mod error;
 mod ids;
+mod invitations;
 mod loaders;
 mod mutation;
 mod query;
 mod types;
 
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
 use crate::auth::Viewer;
 use crate::db::Db;
+use crate::domain::invitations::InvitationSettings;
 use crate::events::EventBus;
+use crate::mail::OutboxHandle;
 
 pub use loaders::Loaders;
-pub use mutation::Mutation;
+
 pub use query::Query;
 
 pub type OrgSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Every mutation: accounts, organizations and members, and invitations.
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::AccountMutation, invitations::InvitationMutation);
+
+/// What the server shares with every request.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub events: EventBus,
+    pub outbox: OutboxHandle,
+    pub invitations: InvitationSettings,
+}
 
 /// What every resolver of one request can reach.
 pub struct RequestContext {
     pub db: Db,
     pub events: EventBus,
+    pub outbox: OutboxHandle,
+    pub invitations: InvitationSettings,
     pub viewer: Option<Viewer>,
     pub loaders: Loaders,
 }
 
 impl RequestContext {
-    pub fn new(db: &Db, events: &EventBus, viewer: Option<Viewer>) -> RequestContext {
-        RequestContext {
-            db: db.clone(),
-            events: events.clone(),
-            viewer,
-            loaders: Loaders::new(db, viewer.map(|v| v.user_id)),
-        }
+    pub fn new(services: &Services, viewer: Option<Viewer>) -> RequestContext {
+        let Services { db, events, outbox, invitations } = services.clone();
+        let loaders = Loaders::new(&db, viewer.map(|v| v.user_id));
+        RequestContext { db, events, outbox, invitations, viewer, loaders }
     }
 }
 
@@ -48,7 +63,7 @@ fn require_viewer(ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
 }
 
 pub fn build_schema() -> OrgSchema {
-    Schema::build(Query, Mutation, EmptySubscription).finish()
+    Schema::build(Query, Mutation::default(), EmptySubscription).finish()
 }
 
 /// The global ID clients use for an organization.

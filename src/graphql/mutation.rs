@@ -180,24 +180,26 @@ async fn organization_payload(
     })
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct AccountMutation;
 
 #[Object]
-impl Mutation {
+impl AccountMutation {
     /// Creates an account and signs it in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
-        if input.invitation_token.is_some() {
-            return Err(DomainError::bad_input(
-                "accepting an invitation at sign-up is not available yet",
-            )
-            .into());
-        }
+        let state = context(ctx);
         let signup = SignUp {
             email: &input.email,
             name: &input.name,
             password: &input.password,
         };
-        Ok(auth::sign_up(&context(ctx).db, signup).await?.into())
+        let (signed_in, joined) = auth::sign_up(&state.db, signup, input.invitation_token).await?;
+        let mut payload = AuthPayload::from(signed_in);
+        if let Some(joined) = joined {
+            state.events.publish([joined.event]);
+            payload.member = Some(Member(joined.member));
+        }
+        Ok(payload)
     }
 
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {

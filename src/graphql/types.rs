@@ -13,7 +13,7 @@ use crate::domain::members::{
     self, MemberFilter, MemberOrderField as DomainOrderField, Membership,
 };
 use crate::domain::pagination::{Page, PageArgs};
-use crate::domain::{self, DomainError, Permission as DomainPermission, audit, credits, seats};
+use crate::domain::{self, DomainError, Permission as DomainPermission, audit, credits, invitations, seats};
 
 /// Owner is held by exactly one member (the creator, until ownership is transferred) and is never assignable.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +110,80 @@ pub enum Node {
     Organization(Organization),
     Member(Member),
     AuditEvent(AuditEvent),
+    Invitation(Invitation),
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::invitations::InvitationStatus")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    /// A pending invitation past its expiry.
+    Expired,
+}
+
+/// An invitation to join an organization, as its managers see it.
+#[derive(Clone)]
+pub struct Invitation(pub invitations::Invitation);
+
+#[Object]
+impl Invitation {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Invitation, self.0.id)
+    }
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        let organization = Organization::visible(ctx, self.0.organization_id).await?;
+        Ok(organization.ok_or(DomainError::NotFound("organization"))?)
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+    async fn status(&self) -> InvitationStatus {
+        self.0.status().into()
+    }
+    async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(inviter) = self.0.invited_by else { return Ok(None) };
+        Ok(context(ctx).loaders.users.load_one(inviter).await?.map(User))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        timestamp(self.0.created_at)
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        timestamp(self.0.expires_at)
+    }
+}
+
+/// What the holder of an invitation token may see before accepting.
+pub struct InvitationPreview(pub invitations::Preview);
+
+#[Object]
+impl InvitationPreview {
+    async fn organization_name(&self) -> &str {
+        &self.0.organization_name
+    }
+    async fn email(&self) -> &str {
+        &self.0.invitation.email
+    }
+    async fn role(&self) -> Role {
+        self.0.invitation.role.into()
+    }
+    async fn invited_by_name(&self) -> Option<&str> {
+        self.0.invited_by_name.as_deref()
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        timestamp(self.0.invitation.expires_at)
+    }
+    async fn status(&self) -> InvitationStatus {
+        self.0.invitation.status().into()
+    }
+    /// Whether an account exists for this email: the client shows log in, or sign up first.
+    async fn account_exists(&self) -> bool {
+        self.0.account_exists
+    }
 }
 
 /// The roles an admin may give.
@@ -414,6 +488,34 @@ impl Organization {
         Ok(Connection::new(page.map(AuditEvent), total))
     }
 
+    /// Invitations, newest first. Requires MANAGE_MEMBERS.
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        status: Option<InvitationStatus>,
+    ) -> Result<InvitationConnection> {
+        self.require(DomainPermission::ManageMembers)?;
+        let page_args = PageArgs { first, after, last, before };
+        let wants_total = wants_total(ctx);
+        let organization_id = self.organization.id;
+        let status = status.map(Into::into);
+        let (page, total) = context(ctx)
+            .db
+            .read(move |c| {
+                Box::pin(async move {
+                    let page = invitations::list(c, organization_id, status, &page_args).await?;
+                    let total = if wants_total { invitations::count(c, organization_id, status).await? } else { 0 };
+                    Ok((page, total))
+                })
+            })
+            .await?;
+        Ok(Connection::new(page.map(Invitation), total))
+    }
+
     /// The membership of one user, if they are a member.
     async fn member(&self, ctx: &Context<'_>, user_id: ID) -> Result<Option<Member>> {
         self.require(DomainPermission::ViewMembers)?;
@@ -551,6 +653,7 @@ pub struct PageInfo {
 #[derive(SimpleObject, Clone)]
 #[graphql(concrete(name = "MemberEdge", params(Member)))]
 #[graphql(concrete(name = "AuditEventEdge", params(AuditEvent)))]
+#[graphql(concrete(name = "InvitationEdge", params(Invitation)))]
 pub struct Edge<N: OutputType> {
     pub cursor: String,
     pub node: N,
@@ -561,6 +664,7 @@ pub struct Edge<N: OutputType> {
 #[graphql(complex)]
 #[graphql(concrete(name = "MemberConnection", params(Member)))]
 #[graphql(concrete(name = "AuditEventConnection", params(AuditEvent)))]
+#[graphql(concrete(name = "InvitationConnection", params(Invitation)))]
 pub struct Connection<N: OutputType + Clone>
 where
     Edge<N>: OutputType,
@@ -584,6 +688,7 @@ where
 
 pub type MemberConnection = Connection<Member>;
 pub type AuditEventConnection = Connection<AuditEvent>;
+pub type InvitationConnection = Connection<Invitation>;
 
 impl<N: OutputType + Clone> Connection<N>
 where
