@@ -117,7 +117,8 @@ impl Config {
     pub fn invitation_settings(&self) -> InvitationSettings {
         InvitationSettings {
             app_url: self.app_url.trim_end_matches('/').to_owned(),
-            ttl: chrono::Duration::from_std(self.invitation_ttl).unwrap_or(chrono::Duration::days(7)),
+            ttl: chrono::Duration::from_std(self.invitation_ttl)
+                .unwrap_or(chrono::Duration::days(7)),
         }
     }
 

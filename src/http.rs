@@ -52,29 +52,58 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
             let query = request.uri().query().unwrap_or_default();
             return async_graphql::http::parse_query_string(query)
                 .map(GraphQLRequest)
-                .map_err(|e| bad_request(StatusCode::BAD_REQUEST, format!("invalid GraphQL query string: {e}")));
+                .map_err(|e| {
+                    bad_request(
+                        StatusCode::BAD_REQUEST,
+                        format!("invalid GraphQL query string: {e}"),
+                    )
+                });
         }
-        let content_type =
-            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| {
-            bad_request(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
-        })?;
-        let options = MultipartOptions::default().max_file_size(MAX_UPLOAD_BYTES).max_num_files(MAX_UPLOADS);
-        async_graphql::http::receive_body(content_type, futures_util::io::Cursor::new(body), options)
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
-            .map(GraphQLRequest)
-            .map_err(|error| match error {
-                ParseRequestError::PayloadTooLarge => bad_request(
+            .map_err(|_| {
+                bad_request(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("uploads are limited to {MAX_UPLOADS} file of {} KiB", MAX_UPLOAD_BYTES / 1024),
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            })?;
+        let options = MultipartOptions::default()
+            .max_file_size(MAX_UPLOAD_BYTES)
+            .max_num_files(MAX_UPLOADS);
+        async_graphql::http::receive_body(
+            content_type,
+            futures_util::io::Cursor::new(body),
+            options,
+        )
+        .await
+        .map(GraphQLRequest)
+        .map_err(|error| match error {
+            ParseRequestError::PayloadTooLarge => bad_request(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "uploads are limited to {MAX_UPLOADS} file of {} KiB",
+                    MAX_UPLOAD_BYTES / 1024
                 ),
-                other => bad_request(StatusCode::BAD_REQUEST, format!("invalid GraphQL request: {other}")),
-            })
+            ),
+            other => bad_request(
+                StatusCode::BAD_REQUEST,
+                format!("invalid GraphQL request: {other}"),
+            ),
+        })
     }
 }
 
 fn bad_request(status: StatusCode, message: String) -> Response {
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "LIMIT_EXCEEDED" } else { "BAD_USER_INPUT" };
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "LIMIT_EXCEEDED"
+    } else {
+        "BAD_USER_INPUT"
+    };
     let error = async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code));
     graphql_error(status, error.into_server_error(Default::default()))
 }

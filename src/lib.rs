@@ -67,7 +67,12 @@ impl Server {
             addr: config.bind,
             source,
         })?;
-        let worker = mail::OutboxWorker { db: db.clone(), transport, from, retry_max: config.mail_retry_max };
+        let worker = mail::OutboxWorker {
+            db: db.clone(),
+            transport,
+            from,
+            retry_max: config.mail_retry_max,
+        };
         let (outbox, outbox_task) = worker.spawn();
         let app = http::router(http::AppState {
             services: graphql::Services {

@@ -117,15 +117,24 @@ fn flag(row: &mut BulkRow, status: RowStatus, message: String) {
 /// allowed) and flags what is wrong with each on its own.
 fn parse(csv: &[u8]) -> Result<Vec<BulkRow>, DomainError> {
     if csv.len() > MAX_BYTES {
-        return Err(DomainError::LimitExceeded(format!("the file is larger than {} KiB", MAX_BYTES / 1024)));
+        return Err(DomainError::LimitExceeded(format!(
+            "the file is larger than {} KiB",
+            MAX_BYTES / 1024
+        )));
     }
     let csv = csv.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(csv);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(csv);
-    let unreadable = |e: csv::Error| DomainError::bad_input(format!("the file is not readable CSV: {e}"));
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(csv);
+    let unreadable =
+        |e: csv::Error| DomainError::bad_input(format!("the file is not readable CSV: {e}"));
     let headers = reader.headers().map_err(unreadable)?.clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (Some(email_column), Some(role_column)) = (column("email"), column("role")) else {
-        return Err(DomainError::bad_input("the first line must be the header email,role"));
+        return Err(DomainError::bad_input(
+            "the first line must be the header email,role",
+        ));
     };
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
@@ -135,23 +144,51 @@ fn parse(csv: &[u8]) -> Result<Vec<BulkRow>, DomainError> {
             continue;
         }
         if rows.len() == MAX_ROWS {
-            return Err(DomainError::LimitExceeded(format!("at most {MAX_ROWS} rows per file")));
+            return Err(DomainError::LimitExceeded(format!(
+                "at most {MAX_ROWS} rows per file"
+            )));
         }
-        let line = record.position().map_or(0, |p| line_of(csv, p.byte() as usize));
+        let line = record
+            .position()
+            .map_or(0, |p| line_of(csv, p.byte() as usize));
         let email = record.get(email_column).unwrap_or_default().to_owned();
         let role = record.get(role_column).unwrap_or_default().to_owned();
-        let mut row = BulkRow { line, email, role, status: RowStatus::Ready, message: None, valid: None };
-        match (normalize_email(&row.email), Role::parse(&row.role.to_uppercase())) {
-            (Err(_), _) => flag(&mut row, RowStatus::InvalidEmail, "not a valid email address".into()),
-            (_, None) => flag(&mut row, RowStatus::UnknownRole, "the role must be admin, manager or member".into()),
-            (_, Some(Role::Owner)) => {
-                flag(&mut row, RowStatus::RoleNotAssignable, "owner cannot be given by invitation".into())
-            }
+        let mut row = BulkRow {
+            line,
+            email,
+            role,
+            status: RowStatus::Ready,
+            message: None,
+            valid: None,
+        };
+        match (
+            normalize_email(&row.email),
+            Role::parse(&row.role.to_uppercase()),
+        ) {
+            (Err(_), _) => flag(
+                &mut row,
+                RowStatus::InvalidEmail,
+                "not a valid email address".into(),
+            ),
+            (_, None) => flag(
+                &mut row,
+                RowStatus::UnknownRole,
+                "the role must be admin, manager or member".into(),
+            ),
+            (_, Some(Role::Owner)) => flag(
+                &mut row,
+                RowStatus::RoleNotAssignable,
+                "owner cannot be given by invitation".into(),
+            ),
             (Ok(email), Some(role)) => {
                 if seen.insert(email.clone()) {
                     row.valid = Some((email, role));
                 } else {
-                    flag(&mut row, RowStatus::DuplicateRow, "the same address is on an earlier line".into());
+                    flag(
+                        &mut row,
+                        RowStatus::DuplicateRow,
+                        "the same address is on an earlier line".into(),
+                    );
                 }
             }
         }
@@ -165,7 +202,11 @@ fn parse(csv: &[u8]) -> Result<Vec<BulkRow>, DomainError> {
 /// blank lines and CRLF.
 fn line_of(csv: &[u8], offset: usize) -> usize {
     let offset = offset.min(csv.len());
-    let start = offset + csv[offset..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+    let start = offset
+        + csv[offset..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
     1 + csv[..start].iter().filter(|b| **b == b'\n').count()
 }
 
@@ -174,7 +215,11 @@ mod tests {
     use super::*;
 
     fn statuses(csv: &str) -> Vec<(usize, RowStatus)> {
-        parse(csv.as_bytes()).unwrap().into_iter().map(|r| (r.line, r.status)).collect()
+        parse(csv.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.line, r.status))
+            .collect()
     }
 
     #[test]
@@ -203,7 +248,15 @@ mod tests {
     #[test]
     fn lines_count_blank_lines_in_either_line_ending() {
         for newline in ["\n", "\r\n"] {
-            let csv = ["email,role", "a@example.com,member", "", "", "b@example.com,member", "\"c@example.com\",admin"].join(newline);
+            let csv = [
+                "email,role",
+                "a@example.com,member",
+                "",
+                "",
+                "b@example.com,member",
+                "\"c@example.com\",admin",
+            ]
+            .join(newline);
             let lines: Vec<usize> = statuses(&csv).into_iter().map(|(line, _)| line).collect();
             assert_eq!(lines, [2, 5, 6], "{newline:?}");
         }
@@ -211,9 +264,20 @@ mod tests {
 
     #[test]
     fn the_header_and_the_size_are_checked() {
-        assert!(matches!(parse(b"mail,role\na@b.c,member\n"), Err(DomainError::BadInput(_))));
-        let rows: String = (0..101).map(|n| format!("u{n}@example.com,member\n")).collect();
-        assert!(matches!(parse(format!("email,role\n{rows}").as_bytes()), Err(DomainError::LimitExceeded(_))));
-        assert!(matches!(parse(&vec![b'a'; MAX_BYTES + 1]), Err(DomainError::LimitExceeded(_))));
+        assert!(matches!(
+            parse(b"mail,role\na@b.c,member\n"),
+            Err(DomainError::BadInput(_))
+        ));
+        let rows: String = (0..101)
+            .map(|n| format!("u{n}@example.com,member\n"))
+            .collect();
+        assert!(matches!(
+            parse(format!("email,role\n{rows}").as_bytes()),
+            Err(DomainError::LimitExceeded(_))
+        ));
+        assert!(matches!(
+            parse(&vec![b'a'; MAX_BYTES + 1]),
+            Err(DomainError::LimitExceeded(_))
+        ));
     }
 }

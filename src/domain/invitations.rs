@@ -99,14 +99,30 @@ pub async fn invite(
     db.write(move |tx| {
         async move {
             members::authorize(tx, organization_id, actor_id, Permission::ManageMembers).await?;
-            if !existing_members(tx, organization_id, std::slice::from_ref(&email)).await?.is_empty() {
-                return Err(DomainError::Conflict(format!("{email} is already a member")));
+            if !existing_members(tx, organization_id, std::slice::from_ref(&email))
+                .await?
+                .is_empty()
+            {
+                return Err(DomainError::Conflict(format!(
+                    "{email} is already a member"
+                )));
             }
             let letter = Letter::load(tx, organization_id, actor_id).await?;
             let (invitation, sent) = issue(tx, &settings, &letter, &email, role).await?;
-            let action = if sent == Sent::Invited { "member.invited" } else { "member.reinvited" };
-            audit::record(tx, organization_id, actor_id, action, Target::Email(&email), json!({ "role": role.as_str() }))
-                .await?;
+            let action = if sent == Sent::Invited {
+                "member.invited"
+            } else {
+                "member.reinvited"
+            };
+            audit::record(
+                tx,
+                organization_id,
+                actor_id,
+                action,
+                Target::Email(&email),
+                json!({ "role": role.as_str() }),
+            )
+            .await?;
             Ok(invitation)
         }
         .boxed()
@@ -124,12 +140,23 @@ pub(super) struct Letter {
 }
 
 impl Letter {
-    pub(super) async fn load(tx: &mut Conn<'_>, organization_id: i64, inviter_id: i64) -> Result<Letter, DomainError> {
-        let organization = organizations::table.find(organization_id).select(organizations::name);
+    pub(super) async fn load(
+        tx: &mut Conn<'_>,
+        organization_id: i64,
+        inviter_id: i64,
+    ) -> Result<Letter, DomainError> {
+        let organization = organizations::table
+            .find(organization_id)
+            .select(organizations::name);
         let organization_name: String = with_conn!(tx, |c| organization.first(c).await)?;
         let inviter = users::table.find(inviter_id).select(users::name);
         let inviter_name: String = with_conn!(tx, |c| inviter.first(c).await)?;
-        Ok(Letter { organization_id, organization_name, inviter_id, inviter_name })
+        Ok(Letter {
+            organization_id,
+            organization_name,
+            inviter_id,
+            inviter_name,
+        })
     }
 }
 
@@ -156,8 +183,11 @@ pub(super) async fn issue(
         invitations::invited_by.eq(Some(letter.inviter_id)),
         invitations::expires_at.eq(expires_at),
     ));
-    let refreshed: Option<Invitation> =
-        with_conn!(tx, |c| refresh.returning(Invitation::as_returning()).get_result(c).await.optional())?;
+    let refreshed: Option<Invitation> = with_conn!(tx, |c| refresh
+        .returning(Invitation::as_returning())
+        .get_result(c)
+        .await
+        .optional())?;
     let (invitation, sent) = match refreshed {
         Some(invitation) => (invitation, Sent::Reinvited),
         None => {
@@ -171,11 +201,17 @@ pub(super) async fn issue(
                 expires_at,
             };
             let insert = diesel::insert_into(invitations::table).values(&new);
-            let invitation = with_conn!(tx, |c| insert.returning(Invitation::as_returning()).get_result(c).await)?;
+            let invitation = with_conn!(tx, |c| insert
+                .returning(Invitation::as_returning())
+                .get_result(c)
+                .await)?;
             (invitation, Sent::Invited)
         }
     };
-    let link = format!("{}/invitations/accept?token={token}", settings.app_url.trim_end_matches('/'));
+    let link = format!(
+        "{}/invitations/accept?token={token}",
+        settings.app_url.trim_end_matches('/')
+    );
     let mail = templates::invitation(&templates::InvitationMail {
         recipient: email,
         organization_name: &letter.organization_name,
@@ -204,18 +240,37 @@ pub(super) async fn existing_members(
 
 /// A new token for a pending (or expired) invitation, a new email, and a
 /// new expiry; the old token stops working.
-pub async fn resend(db: &Db, settings: &InvitationSettings, actor_id: i64, invitation_id: i64) -> Result<Invitation, DomainError> {
+pub async fn resend(
+    db: &Db,
+    settings: &InvitationSettings,
+    actor_id: i64,
+    invitation_id: i64,
+) -> Result<Invitation, DomainError> {
     let settings = settings.clone();
     db.write(move |tx| {
         async move {
             let invitation = manageable(tx, invitation_id, actor_id).await?;
-            if !matches!(invitation.status(), InvitationStatus::Pending | InvitationStatus::Expired) {
-                return Err(DomainError::Conflict("only a pending or expired invitation can be resent".into()));
+            if !matches!(
+                invitation.status(),
+                InvitationStatus::Pending | InvitationStatus::Expired
+            ) {
+                return Err(DomainError::Conflict(
+                    "only a pending or expired invitation can be resent".into(),
+                ));
             }
             let letter = Letter::load(tx, invitation.organization_id, actor_id).await?;
-            let (invitation, _) = issue(tx, &settings, &letter, &invitation.email, invitation.role).await?;
+            let (invitation, _) =
+                issue(tx, &settings, &letter, &invitation.email, invitation.role).await?;
             let target = Target::Email(&invitation.email);
-            audit::record(tx, invitation.organization_id, actor_id, "member.invitation_resent", target, json!({})).await?;
+            audit::record(
+                tx,
+                invitation.organization_id,
+                actor_id,
+                "member.invitation_resent",
+                target,
+                json!({}),
+            )
+            .await?;
             Ok(invitation)
         }
         .boxed()
@@ -228,14 +283,31 @@ pub async fn revoke(db: &Db, actor_id: i64, invitation_id: i64) -> Result<Invita
     db.write(move |tx| {
         async move {
             let invitation = manageable(tx, invitation_id, actor_id).await?;
-            if !matches!(invitation.status(), InvitationStatus::Pending | InvitationStatus::Expired) {
-                return Err(DomainError::Conflict("only a pending invitation can be revoked".into()));
+            if !matches!(
+                invitation.status(),
+                InvitationStatus::Pending | InvitationStatus::Expired
+            ) {
+                return Err(DomainError::Conflict(
+                    "only a pending invitation can be revoked".into(),
+                ));
             }
-            let update = diesel::update(invitations::table.find(invitation_id)).set(invitations::status.eq("REVOKED"));
+            let update = diesel::update(invitations::table.find(invitation_id))
+                .set(invitations::status.eq("REVOKED"));
             with_conn!(tx, |c| update.execute(c).await)?;
             let target = Target::Email(&invitation.email);
-            audit::record(tx, invitation.organization_id, actor_id, "member.invitation_revoked", target, json!({})).await?;
-            Ok(Invitation { stored_status: "REVOKED".into(), ..invitation })
+            audit::record(
+                tx,
+                invitation.organization_id,
+                actor_id,
+                "member.invitation_revoked",
+                target,
+                json!({}),
+            )
+            .await?;
+            Ok(Invitation {
+                stored_status: "REVOKED".into(),
+                ..invitation
+            })
         }
         .boxed()
     })
@@ -243,9 +315,22 @@ pub async fn revoke(db: &Db, actor_id: i64, invitation_id: i64) -> Result<Invita
 }
 
 /// An invitation the actor may manage; to others it does not exist.
-async fn manageable(tx: &mut Conn<'_>, invitation_id: i64, actor_id: i64) -> Result<Invitation, DomainError> {
-    let invitation = lock(tx, invitation_id).await?.ok_or(DomainError::NotFound("invitation"))?;
-    match members::authorize(tx, invitation.organization_id, actor_id, Permission::ManageMembers).await {
+async fn manageable(
+    tx: &mut Conn<'_>,
+    invitation_id: i64,
+    actor_id: i64,
+) -> Result<Invitation, DomainError> {
+    let invitation = lock(tx, invitation_id)
+        .await?
+        .ok_or(DomainError::NotFound("invitation"))?;
+    match members::authorize(
+        tx,
+        invitation.organization_id,
+        actor_id,
+        Permission::ManageMembers,
+    )
+    .await
+    {
         Err(DomainError::NotFound(_)) => Err(DomainError::NotFound("invitation")),
         Err(error) => Err(error),
         Ok(_) => Ok(invitation),
@@ -257,8 +342,17 @@ async fn manageable(tx: &mut Conn<'_>, invitation_id: i64, actor_id: i64) -> Res
 async fn lock(tx: &mut Conn<'_>, invitation_id: i64) -> Result<Option<Invitation>, DomainError> {
     let query = invitations::table.find(invitation_id);
     Ok(match tx {
-        Conn::Postgres(c) => query.select(Invitation::as_select()).for_update().first(*c).await.optional()?,
-        Conn::Sqlite(c) => query.select(Invitation::as_select()).first(*c).await.optional()?,
+        Conn::Postgres(c) => query
+            .select(Invitation::as_select())
+            .for_update()
+            .first(*c)
+            .await
+            .optional()?,
+        Conn::Sqlite(c) => query
+            .select(Invitation::as_select())
+            .first(*c)
+            .await
+            .optional()?,
     })
 }
 
@@ -281,14 +375,27 @@ pub async fn preview(db: &Db, token: &str) -> Result<Option<Preview>, DomainErro
                 .left_join(users::table.on(invitations::invited_by.eq(users::id.nullable())))
                 .filter(invitations::token_hash.eq(token_hash));
             let found: Option<(Invitation, String, Option<String>)> = with_conn!(c, |c| query
-                .select((Invitation::as_select(), organizations::name, users::name.nullable()))
+                .select((
+                    Invitation::as_select(),
+                    organizations::name,
+                    users::name.nullable()
+                ))
                 .first(c)
                 .await
                 .optional())?;
-            let Some((invitation, organization_name, invited_by_name)) = found else { return Ok(None) };
-            let account = users::table.filter(users::email.eq(invitation.email.clone())).count();
+            let Some((invitation, organization_name, invited_by_name)) = found else {
+                return Ok(None);
+            };
+            let account = users::table
+                .filter(users::email.eq(invitation.email.clone()))
+                .count();
             let accounts: i64 = with_conn!(c, |c| account.get_result(c).await)?;
-            Ok(Some(Preview { invitation, organization_name, invited_by_name, account_exists: accounts > 0 }))
+            Ok(Some(Preview {
+                invitation,
+                organization_name,
+                invited_by_name,
+                account_exists: accounts > 0,
+            }))
         }
         .boxed()
     })
@@ -305,22 +412,41 @@ pub struct Joined {
 /// The signed-in user accepts the invitation a token stands for.
 pub async fn accept(db: &Db, user_id: i64, token: &str) -> Result<Joined, DomainError> {
     let token = token.to_owned();
-    db.write(move |tx| async move { accept_in(tx, user_id, &token).await }.boxed()).await
+    db.write(move |tx| async move { accept_in(tx, user_id, &token).await }.boxed())
+        .await
 }
 
 /// Accepts in the caller's transaction (sign-up uses it to create the
 /// account and the membership together).
-pub async fn accept_in(tx: &mut Conn<'_>, user_id: i64, token: &str) -> Result<Joined, DomainError> {
+pub async fn accept_in(
+    tx: &mut Conn<'_>,
+    user_id: i64,
+    token: &str,
+) -> Result<Joined, DomainError> {
     let invalid = || DomainError::bad_input("this invitation link is not valid");
-    let by_token = invitations::table.filter(invitations::token_hash.eq(hash_token(token))).select(invitations::id);
+    let by_token = invitations::table
+        .filter(invitations::token_hash.eq(hash_token(token)))
+        .select(invitations::id);
     let id: Option<i64> = with_conn!(tx, |c| by_token.first(c).await.optional())?;
-    let invitation = lock(tx, id.ok_or_else(invalid)?).await?.ok_or_else(invalid)?;
+    let invitation = lock(tx, id.ok_or_else(invalid)?)
+        .await?
+        .ok_or_else(invalid)?;
     match invitation.status() {
         InvitationStatus::Pending => {}
-        InvitationStatus::Accepted => return Err(DomainError::Conflict("this invitation has already been used".into())),
-        InvitationStatus::Revoked => return Err(DomainError::Conflict("this invitation has been revoked".into())),
+        InvitationStatus::Accepted => {
+            return Err(DomainError::Conflict(
+                "this invitation has already been used".into(),
+            ));
+        }
+        InvitationStatus::Revoked => {
+            return Err(DomainError::Conflict(
+                "this invitation has been revoked".into(),
+            ));
+        }
         InvitationStatus::Expired => {
-            return Err(DomainError::Conflict("this invitation has expired; ask for a new one".into()));
+            return Err(DomainError::Conflict(
+                "this invitation has expired; ask for a new one".into(),
+            ));
         }
     }
     let email_query = users::table.find(user_id).select(users::email);
@@ -332,11 +458,23 @@ pub async fn accept_in(tx: &mut Conn<'_>, user_id: i64, token: &str) -> Result<J
         )));
     }
     let member = members::add(tx, invitation.organization_id, user_id, invitation.role).await?;
-    let update = diesel::update(invitations::table.find(invitation.id)).set(invitations::status.eq("ACCEPTED"));
+    let update = diesel::update(invitations::table.find(invitation.id))
+        .set(invitations::status.eq("ACCEPTED"));
     with_conn!(tx, |c| update.execute(c).await)?;
-    let target = Target::User { id: user_id, email: &email };
+    let target = Target::User {
+        id: user_id,
+        email: &email,
+    };
     let details = json!({ "role": invitation.role.as_str(), "invitedBy": invitation.invited_by });
-    audit::record(tx, invitation.organization_id, user_id, "member.joined", target, details).await?;
+    audit::record(
+        tx,
+        invitation.organization_id,
+        user_id,
+        "member.joined",
+        target,
+        details,
+    )
+    .await?;
     let event = MembershipEvent::about(MembershipEventKind::Joined, &member, user_id);
     Ok(Joined { member, event })
 }
@@ -358,12 +496,12 @@ pub async fn list(
             .into_boxed();
         query = match status {
             None => query,
-            Some(InvitationStatus::Pending) => {
-                query.filter(invitations::status.eq("PENDING")).filter(invitations::expires_at.gt(at))
-            }
-            Some(InvitationStatus::Expired) => {
-                query.filter(invitations::status.eq("PENDING")).filter(invitations::expires_at.le(at))
-            }
+            Some(InvitationStatus::Pending) => query
+                .filter(invitations::status.eq("PENDING"))
+                .filter(invitations::expires_at.gt(at)),
+            Some(InvitationStatus::Expired) => query
+                .filter(invitations::status.eq("PENDING"))
+                .filter(invitations::expires_at.le(at)),
             Some(InvitationStatus::Accepted) => query.filter(invitations::status.eq("ACCEPTED")),
             Some(InvitationStatus::Revoked) => query.filter(invitations::status.eq("REVOKED")),
         };
@@ -373,25 +511,36 @@ pub async fn list(
         if let Some(before) = window.before {
             query = query.filter(invitations::id.gt(before));
         }
-        query = if ascending { query.order(invitations::id.asc()) } else { query.order(invitations::id.desc()) };
+        query = if ascending {
+            query.order(invitations::id.asc())
+        } else {
+            query.order(invitations::id.desc())
+        };
         query.limit(window.limit + 1).load(c).await
     })?;
     Ok(window.page(rows, |invitation| invitation.id))
 }
 
 /// How many invitations of the organization have `status`.
-pub async fn count(conn: &mut Conn<'_>, organization_id: i64, status: Option<InvitationStatus>) -> Result<i64, DomainError> {
+pub async fn count(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    status: Option<InvitationStatus>,
+) -> Result<i64, DomainError> {
     let at = now();
     let count = with_conn!(conn, |c| {
-        let mut query = invitations::table.filter(invitations::organization_id.eq(organization_id)).count().into_boxed();
+        let mut query = invitations::table
+            .filter(invitations::organization_id.eq(organization_id))
+            .count()
+            .into_boxed();
         query = match status {
             None => query,
-            Some(InvitationStatus::Pending) => {
-                query.filter(invitations::status.eq("PENDING")).filter(invitations::expires_at.gt(at))
-            }
-            Some(InvitationStatus::Expired) => {
-                query.filter(invitations::status.eq("PENDING")).filter(invitations::expires_at.le(at))
-            }
+            Some(InvitationStatus::Pending) => query
+                .filter(invitations::status.eq("PENDING"))
+                .filter(invitations::expires_at.gt(at)),
+            Some(InvitationStatus::Expired) => query
+                .filter(invitations::status.eq("PENDING"))
+                .filter(invitations::expires_at.le(at)),
             Some(InvitationStatus::Accepted) => query.filter(invitations::status.eq("ACCEPTED")),
             Some(InvitationStatus::Revoked) => query.filter(invitations::status.eq("REVOKED")),
         };
@@ -402,5 +551,8 @@ pub async fn count(conn: &mut Conn<'_>, organization_id: i64, status: Option<Inv
 
 pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Invitation>, DomainError> {
     let query = invitations::table.filter(invitations::id.eq_any(ids));
-    Ok(with_conn!(conn, |c| query.select(Invitation::as_select()).load(c).await)?)
+    Ok(with_conn!(conn, |c| query
+        .select(Invitation::as_select())
+        .load(c)
+        .await)?)
 }

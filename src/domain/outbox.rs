@@ -66,7 +66,11 @@ pub async fn enqueue(tx: &mut Conn<'_>, mails: &[OutgoingMail]) -> Result<(), Do
 
 /// Claims up to `limit` due messages for `lease`: no other worker, in this
 /// process or another sharing the database, takes them until it runs out.
-pub async fn claim_due(db: &Db, limit: i64, lease: Duration) -> Result<Vec<QueuedMail>, DomainError> {
+pub async fn claim_due(
+    db: &Db,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<QueuedMail>, DomainError> {
     db.write(move |tx| {
         async move {
             let at = now();
@@ -88,8 +92,10 @@ pub async fn claim_due(db: &Db, limit: i64, lease: Duration) -> Result<Vec<Queue
                     email_outbox::next_attempt_at.eq(at + lease),
                     email_outbox::attempts.eq(email_outbox::attempts + 1),
                 ));
-            let mut claimed: Vec<QueuedMail> =
-                with_conn!(tx, |c| claim.returning(QueuedMail::as_returning()).get_results(c).await)?;
+            let mut claimed: Vec<QueuedMail> = with_conn!(tx, |c| claim
+                .returning(QueuedMail::as_returning())
+                .get_results(c)
+                .await)?;
             claimed.sort_by_key(|mail| mail.id);
             Ok(claimed)
         }
@@ -116,11 +122,18 @@ pub async fn mark_sent(db: &Db, id: i64) -> Result<(), DomainError> {
 }
 
 /// Delivery failed for now: try again at `retry_at`.
-pub async fn mark_retry(db: &Db, id: i64, retry_at: NaiveDateTime, error: String) -> Result<(), DomainError> {
+pub async fn mark_retry(
+    db: &Db,
+    id: i64,
+    retry_at: NaiveDateTime,
+    error: String,
+) -> Result<(), DomainError> {
     finish(db, id, move |tx| {
         async move {
-            let update = diesel::update(email_outbox::table.find(id))
-                .set((email_outbox::next_attempt_at.eq(retry_at), email_outbox::last_error.eq(Some(error))));
+            let update = diesel::update(email_outbox::table.find(id)).set((
+                email_outbox::next_attempt_at.eq(retry_at),
+                email_outbox::last_error.eq(Some(error)),
+            ));
             Ok(with_conn!(tx, |c| update.execute(c).await)?)
         }
         .boxed()
@@ -132,8 +145,10 @@ pub async fn mark_retry(db: &Db, id: i64, retry_at: NaiveDateTime, error: String
 pub async fn mark_failed(db: &Db, id: i64, error: String) -> Result<(), DomainError> {
     finish(db, id, move |tx| {
         async move {
-            let update = diesel::update(email_outbox::table.find(id))
-                .set((email_outbox::failed_at.eq(Some(now())), email_outbox::last_error.eq(Some(error))));
+            let update = diesel::update(email_outbox::table.find(id)).set((
+                email_outbox::failed_at.eq(Some(now())),
+                email_outbox::last_error.eq(Some(error)),
+            ));
             Ok(with_conn!(tx, |c| update.execute(c).await)?)
         }
         .boxed()
@@ -144,7 +159,9 @@ pub async fn mark_failed(db: &Db, id: i64, error: String) -> Result<(), DomainEr
 async fn finish(db: &Db, id: i64, work: impl crate::db::Work<usize>) -> Result<(), DomainError> {
     match db.write(work).await? {
         1 => Ok(()),
-        _ => Err(DomainError::Internal(anyhow::anyhow!("outbox message {id} vanished"))),
+        _ => Err(DomainError::Internal(anyhow::anyhow!(
+            "outbox message {id} vanished"
+        ))),
     }
 }
 

@@ -7,33 +7,32 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::DomainError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    User,
-    Organization,
-    Member,
-    AuditEvent,
-    Invitation,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::User => "User",
-            Kind::Organization => "Organization",
-            Kind::Member => "Member",
-            Kind::AuditEvent => "AuditEvent",
-            Kind::Invitation => "Invitation",
+/// The kinds of object a global ID can name, each named as in the schema.
+macro_rules! kinds {
+    ($($kind:ident),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $($kind),+
         }
-    }
 
-    const ALL: [Kind; 4] = [
-        Kind::User,
-        Kind::Organization,
-        Kind::Member,
-        Kind::AuditEvent,
-    ];
+        impl Kind {
+            fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => stringify!($kind)),+
+                }
+            }
+
+            fn named(name: &str) -> Option<Kind> {
+                match name {
+                    $(stringify!($kind) => Some(Kind::$kind),)+
+                    _ => None,
+                }
+            }
+        }
+    };
 }
+
+kinds!(User, Organization, Member, AuditEvent, Invitation);
 
 pub fn encode(kind: Kind, id: i64) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
@@ -45,10 +44,7 @@ pub fn decode_any(id: &ID) -> Result<(Kind, i64), DomainError> {
     let bytes = URL_SAFE_NO_PAD.decode(id.as_str()).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (name, number) = text.split_once(':').ok_or_else(invalid)?;
-    let kind = Kind::ALL
-        .into_iter()
-        .find(|k| k.name() == name)
-        .ok_or_else(invalid)?;
+    let kind = Kind::named(name).ok_or_else(invalid)?;
     Ok((kind, number.parse().map_err(|_| invalid())?))
 }
 

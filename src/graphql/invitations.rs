@@ -102,19 +102,35 @@ pub struct InvitationMutation;
 #[Object]
 impl InvitationMutation {
     /// Invites an address with a role, or refreshes its pending invitation (new token, role and expiry); the email is sent after commit. Requires MANAGE_MEMBERS.
-    async fn invite_member(&self, ctx: &Context<'_>, input: InviteMemberInput) -> Result<InviteMemberPayload> {
+    async fn invite_member(
+        &self,
+        ctx: &Context<'_>,
+        input: InviteMemberInput,
+    ) -> Result<InviteMemberPayload> {
         let viewer = require_viewer(ctx)?;
         let state = context(ctx);
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
-        let invitation =
-            invitations::invite(&state.db, &state.invitations, viewer.user_id, organization_id, &input.email, input.role.into())
-                .await?;
+        let invitation = invitations::invite(
+            &state.db,
+            &state.invitations,
+            viewer.user_id,
+            organization_id,
+            &input.email,
+            input.role.into(),
+        )
+        .await?;
         state.outbox.wake();
-        Ok(InviteMemberPayload { invitation: Invitation(invitation) })
+        Ok(InviteMemberPayload {
+            invitation: Invitation(invitation),
+        })
     }
 
     /// Invites up to 100 people from a CSV file. Requires MANAGE_MEMBERS.
-    async fn bulk_invite_members(&self, ctx: &Context<'_>, input: BulkInviteMembersInput) -> Result<BulkInviteMembersPayload> {
+    async fn bulk_invite_members(
+        &self,
+        ctx: &Context<'_>,
+        input: BulkInviteMembersInput,
+    ) -> Result<BulkInviteMembersPayload> {
         let viewer = require_viewer(ctx)?;
         let state = context(ctx);
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
@@ -123,11 +139,19 @@ impl InvitationMutation {
             (None, Some(text)) => text.into_bytes(),
             _ => return Err(DomainError::bad_input("give exactly one of file and csv").into()),
         };
-        let options =
-            BulkOptions { dry_run: input.dry_run.unwrap_or(false), skip_invalid: input.skip_invalid.unwrap_or(false) };
-        let report =
-            bulk_invitations::bulk_invite(&state.db, &state.invitations, viewer.user_id, organization_id, csv, options)
-                .await?;
+        let options = BulkOptions {
+            dry_run: input.dry_run.unwrap_or(false),
+            skip_invalid: input.skip_invalid.unwrap_or(false),
+        };
+        let report = bulk_invitations::bulk_invite(
+            &state.db,
+            &state.invitations,
+            viewer.user_id,
+            organization_id,
+            csv,
+            options,
+        )
+        .await?;
         if report.sent {
             state.outbox.wake();
         }
@@ -151,31 +175,50 @@ impl InvitationMutation {
     }
 
     /// Sends a pending or expired invitation again with a new token and expiry; the old link stops working. Requires MANAGE_MEMBERS.
-    async fn resend_invitation(&self, ctx: &Context<'_>, input: InvitationIdInput) -> Result<InvitationPayload> {
+    async fn resend_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: InvitationIdInput,
+    ) -> Result<InvitationPayload> {
         let viewer = require_viewer(ctx)?;
         let state = context(ctx);
         let id = ids::decode(&input.invitation_id, Kind::Invitation)?;
-        let invitation = invitations::resend(&state.db, &state.invitations, viewer.user_id, id).await?;
+        let invitation =
+            invitations::resend(&state.db, &state.invitations, viewer.user_id, id).await?;
         state.outbox.wake();
-        Ok(InvitationPayload { invitation: Invitation(invitation) })
+        Ok(InvitationPayload {
+            invitation: Invitation(invitation),
+        })
     }
 
     /// Withdraws a pending invitation: its link stops working. Requires MANAGE_MEMBERS.
-    async fn revoke_invitation(&self, ctx: &Context<'_>, input: InvitationIdInput) -> Result<InvitationPayload> {
+    async fn revoke_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: InvitationIdInput,
+    ) -> Result<InvitationPayload> {
         let viewer = require_viewer(ctx)?;
         let id = ids::decode(&input.invitation_id, Kind::Invitation)?;
         let invitation = invitations::revoke(&context(ctx).db, viewer.user_id, id).await?;
-        Ok(InvitationPayload { invitation: Invitation(invitation) })
+        Ok(InvitationPayload {
+            invitation: Invitation(invitation),
+        })
     }
 
     /// The viewer's email must be the invited one.
-    async fn accept_invitation(&self, ctx: &Context<'_>, input: AcceptInvitationInput) -> Result<AcceptInvitationPayload> {
+    async fn accept_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptInvitationInput,
+    ) -> Result<AcceptInvitationPayload> {
         let viewer = require_viewer(ctx)?;
         let state = context(ctx);
         let joined = invitations::accept(&state.db, viewer.user_id, &input.token).await?;
         state.events.publish([joined.event]);
         state.loaders.forget_all();
-        Ok(AcceptInvitationPayload { member: Member(joined.member) })
+        Ok(AcceptInvitationPayload {
+            member: Member(joined.member),
+        })
     }
 }
 
@@ -183,9 +226,16 @@ impl InvitationMutation {
 fn read_upload(ctx: &Context<'_>, file: &Upload) -> Result<Vec<u8>> {
     let upload = file.value(ctx)?;
     let mut bytes = Vec::new();
-    upload.into_read().take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    upload
+        .into_read()
+        .take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
     if bytes.len() > MAX_BYTES {
-        return Err(DomainError::LimitExceeded(format!("the file is larger than {} KiB", MAX_BYTES / 1024)).into());
+        return Err(DomainError::LimitExceeded(format!(
+            "the file is larger than {} KiB",
+            MAX_BYTES / 1024
+        ))
+        .into());
     }
     Ok(bytes)
 }

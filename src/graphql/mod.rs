@@ -48,9 +48,21 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn new(services: &Services, viewer: Option<Viewer>) -> RequestContext {
-        let Services { db, events, outbox, invitations } = services.clone();
+        let Services {
+            db,
+            events,
+            outbox,
+            invitations,
+        } = services.clone();
         let loaders = Loaders::new(&db, viewer.map(|v| v.user_id));
-        RequestContext { db, events, outbox, invitations, viewer, loaders }
+        RequestContext {
+            db,
+            events,
+            outbox,
+            invitations,
+            viewer,
+            loaders,
+        }
     }
 }
 

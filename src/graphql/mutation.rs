@@ -197,6 +197,13 @@ impl AccountMutation {
         let mut payload = AuthPayload::from(signed_in);
         if let Some(joined) = joined {
             state.events.publish([joined.event]);
+            // The payload is read as the new account sees it.
+            let organization_id = joined.member.organization_id;
+            state
+                .loaders
+                .viewer_memberships
+                .feed_one(organization_id, joined.member.clone())
+                .await;
             payload.member = Some(Member(joined.member));
         }
         Ok(payload)

@@ -1,7 +1,9 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::ids::{self, Kind};
-use super::types::{AuditEvent, Invitation, InvitationPreview, Member, Node, Organization, User, Viewer};
+use super::types::{
+    AuditEvent, Invitation, InvitationPreview, Member, Node, Organization, User, Viewer,
+};
 use super::{context, require_viewer};
 use crate::domain::{DomainError, Permission, invitations, members, organizations};
 
@@ -27,13 +29,24 @@ impl Query {
                     .map(|_| Node::Member(Member(membership)))
             }
             (Kind::AuditEvent, id) => {
-                let Some(event) = state.loaders.audit_events.load_one(id).await? else { return Ok(None) };
-                manages_members(ctx, event.organization_id).await?.then(|| Node::AuditEvent(AuditEvent(event)))
+                let Some(event) = state.loaders.audit_events.load_one(id).await? else {
+                    return Ok(None);
+                };
+                manages_members(ctx, event.organization_id)
+                    .await?
+                    .then_some(Node::AuditEvent(AuditEvent(event)))
             }
             (Kind::Invitation, id) => {
-                let found = state.db.read(move |c| Box::pin(async move { invitations::by_ids(c, &[id]).await })).await?;
-                let Some(invitation) = found.into_iter().next() else { return Ok(None) };
-                manages_members(ctx, invitation.organization_id).await?.then(|| Node::Invitation(Invitation(invitation)))
+                let found = state
+                    .db
+                    .read(move |c| Box::pin(async move { invitations::by_ids(c, &[id]).await }))
+                    .await?;
+                let Some(invitation) = found.into_iter().next() else {
+                    return Ok(None);
+                };
+                manages_members(ctx, invitation.organization_id)
+                    .await?
+                    .then_some(Node::Invitation(Invitation(invitation)))
             }
             (Kind::User, id) => {
                 let visible = id == viewer.user_id
@@ -52,8 +65,14 @@ impl Query {
     }
 
     /// Public: anyone holding the token may preview it.
-    async fn invitation(&self, ctx: &Context<'_>, token: String) -> Result<Option<InvitationPreview>> {
-        Ok(invitations::preview(&context(ctx).db, &token).await?.map(InvitationPreview))
+    async fn invitation(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<Option<InvitationPreview>> {
+        Ok(invitations::preview(&context(ctx).db, &token)
+            .await?
+            .map(InvitationPreview))
     }
 
     /// Null when the request carries no valid session.
@@ -98,5 +117,7 @@ impl Query {
 /// see its audit log and invitations).
 async fn manages_members(ctx: &Context<'_>, organization_id: i64) -> Result<bool> {
     let organization = Organization::visible(ctx, organization_id).await?;
-    Ok(organization.and_then(|o| o.viewer).is_some_and(|m| m.role.can(Permission::ManageMembers)))
+    Ok(organization
+        .and_then(|o| o.viewer)
+        .is_some_and(|m| m.role.can(Permission::ManageMembers)))
 }

@@ -7,13 +7,15 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use super::context;
 use super::ids::{self, Kind};
-use super::{context, require_viewer};
 use crate::domain::members::{
     self, MemberFilter, MemberOrderField as DomainOrderField, Membership,
 };
 use crate::domain::pagination::{Page, PageArgs};
-use crate::domain::{self, DomainError, Permission as DomainPermission, audit, credits, invitations, seats};
+use crate::domain::{
+    self, DomainError, Permission as DomainPermission, audit, credits, invitations, seats,
+};
 
 /// Owner is held by exactly one member (the creator, until ownership is transferred) and is never assignable.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -146,8 +148,15 @@ impl Invitation {
         self.0.status().into()
     }
     async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(inviter) = self.0.invited_by else { return Ok(None) };
-        Ok(context(ctx).loaders.users.load_one(inviter).await?.map(User))
+        let Some(inviter) = self.0.invited_by else {
+            return Ok(None);
+        };
+        Ok(context(ctx)
+            .loaders
+            .users
+            .load_one(inviter)
+            .await?
+            .map(User))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         timestamp(self.0.created_at)
@@ -499,7 +508,12 @@ impl Organization {
         status: Option<InvitationStatus>,
     ) -> Result<InvitationConnection> {
         self.require(DomainPermission::ManageMembers)?;
-        let page_args = PageArgs { first, after, last, before };
+        let page_args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
         let wants_total = wants_total(ctx);
         let organization_id = self.organization.id;
         let status = status.map(Into::into);
@@ -508,7 +522,11 @@ impl Organization {
             .read(move |c| {
                 Box::pin(async move {
                     let page = invitations::list(c, organization_id, status, &page_args).await?;
-                    let total = if wants_total { invitations::count(c, organization_id, status).await? } else { 0 };
+                    let total = if wants_total {
+                        invitations::count(c, organization_id, status).await?
+                    } else {
+                        0
+                    };
                     Ok((page, total))
                 })
             })
@@ -536,18 +554,15 @@ impl Organization {
 pub struct Member(pub Membership);
 
 impl Member {
-    /// Credits and seat are the member's own business and billing's.
+    /// Credits and seat are the member's own business and billing's. The
+    /// viewer's own membership of the organization decides.
     async fn viewer_sees_billing(&self, ctx: &Context<'_>) -> Result<bool> {
-        let viewer = require_viewer(ctx)?;
-        if viewer.user_id == self.0.user_id {
-            return Ok(true);
-        }
         let mine = context(ctx)
             .loaders
             .viewer_memberships
             .load_one(self.0.organization_id)
             .await?;
-        Ok(mine.is_some_and(|m| m.role.can(DomainPermission::ViewBilling)))
+        Ok(mine.is_some_and(|m| m.id == self.0.id || m.role.can(DomainPermission::ViewBilling)))
     }
 }
 

@@ -27,7 +27,9 @@ const POLL: Duration = Duration::from_secs(1);
 pub enum MailSetupError {
     #[error("--smtp-url / SMTP_URL: {0}")]
     SmtpUrl(String),
-    #[error("--mail-from / MAIL_FROM: {0:?} is not an address (e.g. \"orgql <noreply@example.com>\")")]
+    #[error(
+        "--mail-from / MAIL_FROM: {0:?} is not an address (e.g. \"orgql <noreply@example.com>\")"
+    )]
     From(String),
     #[error("--mail-dir / MAIL_DIR: cannot create {dir}: {reason}")]
     Dir { dir: String, reason: String },
@@ -49,9 +51,14 @@ impl Transport {
     pub fn new(smtp_url: Option<&str>, mail_dir: &Path) -> Result<Transport, MailSetupError> {
         match smtp_url {
             Some(url) => {
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| MailSetupError::SmtpUrl(format!("{e} (use smtp://user:pass@host:port or smtps://…)")))?;
-                Ok(Transport::Smtp(builder.timeout(Some(Duration::from_secs(30))).build()))
+                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| {
+                    MailSetupError::SmtpUrl(format!(
+                        "{e} (use smtp://user:pass@host:port or smtps://…)"
+                    ))
+                })?;
+                Ok(Transport::Smtp(
+                    builder.timeout(Some(Duration::from_secs(30))).build(),
+                ))
             }
             None => {
                 std::fs::create_dir_all(mail_dir).map_err(|e| MailSetupError::Dir {
@@ -106,14 +113,18 @@ impl OutboxHandle {
 }
 
 pub fn parse_from(from: &str) -> Result<Mailbox, MailSetupError> {
-    from.parse().map_err(|_| MailSetupError::From(from.to_owned()))
+    from.parse()
+        .map_err(|_| MailSetupError::From(from.to_owned()))
 }
 
 impl OutboxWorker {
     pub fn spawn(self) -> (OutboxHandle, JoinHandle<()>) {
         let wake = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
-        let handle = OutboxHandle { wake: wake.clone(), stop };
+        let handle = OutboxHandle {
+            wake: wake.clone(),
+            stop,
+        };
         (handle, tokio::spawn(self.run(wake, stopped)))
     }
 
@@ -146,27 +157,41 @@ impl OutboxWorker {
     async fn deliver(&self, mail: QueuedMail) {
         let outcome = match self.message(&mail) {
             Ok(message) => self.transport.send(message).await,
-            Err(reason) => Err(SendError { permanent: true, reason }),
+            Err(reason) => Err(SendError {
+                permanent: true,
+                reason,
+            }),
         };
         let marked = match outcome {
             Ok(()) => {
                 if let Transport::Files(_) = self.transport {
                     // No mail server in development: show where the link went.
-                    let links: Vec<&str> = mail.text_body.lines().filter(|l| l.starts_with("http")).collect();
+                    let links: Vec<&str> = mail
+                        .text_body
+                        .lines()
+                        .filter(|l| l.starts_with("http"))
+                        .collect();
                     tracing::info!(to = %mail.recipient, subject = %mail.subject, links = ?links, "mail written as .eml");
                 } else {
                     tracing::info!(to = %mail.recipient, outbox_id = mail.id, "mail sent");
                 }
                 outbox::mark_sent(&self.db, mail.id).await
             }
-            Err(SendError { permanent: true, reason }) => {
+            Err(SendError {
+                permanent: true,
+                reason,
+            }) => {
                 tracing::error!(to = %mail.recipient, outbox_id = mail.id, %reason, "mail refused for good");
                 outbox::mark_failed(&self.db, mail.id, reason).await
             }
-            Err(SendError { permanent: false, reason }) => {
+            Err(SendError {
+                permanent: false,
+                reason,
+            }) => {
                 let delay = backoff(mail.attempts, self.retry_max);
                 tracing::warn!(to = %mail.recipient, outbox_id = mail.id, attempts = mail.attempts, retry_in = ?delay, %reason, "mail delayed");
-                let retry_at = crate::domain::now() + chrono::Duration::from_std(delay).unwrap_or(LEASE);
+                let retry_at =
+                    crate::domain::now() + chrono::Duration::from_std(delay).unwrap_or(LEASE);
                 outbox::mark_retry(&self.db, mail.id, retry_at, reason).await
             }
         };
@@ -176,19 +201,27 @@ impl OutboxWorker {
     }
 
     fn message(&self, mail: &QueuedMail) -> Result<Message, String> {
-        let to = mail.recipient.parse().map_err(|e| format!("bad recipient {:?}: {e}", mail.recipient))?;
+        let to = mail
+            .recipient
+            .parse()
+            .map_err(|e| format!("bad recipient {:?}: {e}", mail.recipient))?;
         Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to))
             .subject(mail.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text_body.clone(),
+                mail.html_body.clone(),
+            ))
             .map_err(|e| e.to_string())
     }
 }
 
 /// 1 s after the first failure, doubling, at most `max`.
 fn backoff(attempts: i32, max: Duration) -> Duration {
-    let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let exponent = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
     Duration::from_secs(1u64 << exponent).min(max)
 }
 

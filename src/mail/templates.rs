@@ -17,7 +17,10 @@ pub struct InvitationMail<'a> {
 pub fn invitation(mail: &InvitationMail<'_>) -> OutgoingMail {
     let role = mail.role.to_lowercase();
     let expires = mail.expires_at.format("%Y-%m-%d %H:%M UTC");
-    let subject = one_line(&format!("{} invited you to join {} on orgql", mail.inviter_name, mail.organization_name));
+    let subject = one_line(&format!(
+        "{} invited you to join {} on orgql",
+        mail.inviter_name, mail.organization_name
+    ));
     let text_body = format!(
         "{inviter} invited you to join {organization} as {role}.\r\n\r\n\
          Accept the invitation:\r\n{link}\r\n\r\n\
@@ -37,12 +40,19 @@ pub fn invitation(mail: &InvitationMail<'_>) -> OutgoingMail {
         organization = escape_html(mail.organization_name),
         link = escape_html(mail.link),
     );
-    OutgoingMail { recipient: mail.recipient.to_owned(), subject, text_body, html_body }
+    OutgoingMail {
+        recipient: mail.recipient.to_owned(),
+        subject,
+        text_body,
+        html_body,
+    }
 }
 
 /// A header value on one line, whatever the names in it hold.
 fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn escape_html(text: &str) -> String {
@@ -77,6 +87,9 @@ mod tests {
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
         assert!(mail.html_body.contains("&lt;script&gt;"));
         assert!(!mail.html_body.contains("<script>"));
-        assert!(mail.text_body.contains("http://app/invitations/accept?token=abc"));
+        assert!(
+            mail.text_body
+                .contains("http://app/invitations/accept?token=abc")
+        );
     }
 }

@@ -27,6 +27,8 @@ enum Rule {
     MemberButOwner,
     /// Anyone signed in.
     SignedIn,
+    /// Only the user the invitation is for (none of the actors).
+    Invitee,
 }
 
 struct Case {
@@ -41,6 +43,9 @@ struct Case {
 struct Fixture {
     org: String,
     target: String,
+    /// A pending invitation, and the token its email carried.
+    invitation: String,
+    token: String,
 }
 
 const CASES: &[Case] = &[
@@ -116,7 +121,43 @@ const CASES: &[Case] = &[
         query: "mutation($m: ID!) { assignSeat(input: {memberId: $m, seat: PRO}) { member { seat } } }",
         variables: |f| json!({ "m": f.target }),
     },
+    Case {
+        name: "inviteMember",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "mutation($org: ID!) { inviteMember(input: {organizationId: $org, email: \"new@example.com\", role: MEMBER}) { invitation { id } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "bulkInviteMembers",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "mutation($org: ID!) { bulkInviteMembers(input: {organizationId: $org, csv: \"email,role\\nnew@example.com,member\"}) { sent } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "resendInvitation",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "mutation($id: ID!) { resendInvitation(input: {invitationId: $id}) { invitation { status } } }",
+        variables: |f| json!({ "id": f.invitation }),
+    },
+    Case {
+        name: "revokeInvitation",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "mutation($id: ID!) { revokeInvitation(input: {invitationId: $id}) { invitation { status } } }",
+        variables: |f| json!({ "id": f.invitation }),
+    },
+    Case {
+        name: "acceptInvitation",
+        rule: Rule::Invitee,
+        query: "mutation($token: String!) { acceptInvitation(input: {token: $token}) { member { id } } }",
+        variables: |f| json!({ "token": f.token }),
+    },
     // Guarded fields.
+    Case {
+        name: "Organization.invitations",
+        rule: Rule::Needs("MANAGE_MEMBERS"),
+        query: "query($org: ID!) { organization(id: $org) { invitations { totalCount } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
     Case {
         name: "Organization.members",
         rule: Rule::Needs("VIEW_MEMBERS"),
@@ -166,7 +207,28 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
     owner.ok("mutation($org: ID!) { addCredits(input: {organizationId: $org, amount: 100}) { organization { id } } }", json!({ "org": org })).await;
     owner.ok("mutation($m: ID!) { distributeCredits(input: {memberId: $m, amount: 10}) { member { id } } }", json!({ "m": target })).await;
     owner.ok("mutation($org: ID!) { setSeatLimits(input: {organizationId: $org, standard: 5, pro: 5}) { organization { id } } }", json!({ "org": org })).await;
-    Fixture { org, target }
+    static INVITEES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let invitee = format!(
+        "invitee-{}@example.com",
+        INVITEES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let invited = owner
+        .ok(
+            "mutation($org: ID!, $email: String!) { inviteMember(input: {organizationId: $org, email: $email, role: MEMBER}) { invitation { id } } }",
+            json!({ "org": org, "email": invitee }),
+        )
+        .await;
+    let invitation = invited["inviteMember"]["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = app.mailbox.last_to(&invitee).await.token();
+    Fixture {
+        org,
+        target,
+        invitation,
+        token,
+    }
 }
 
 /// What `actor` must get from `case`: None when allowed, else the error
@@ -175,6 +237,7 @@ fn expected(rule: Rule, actor: &str) -> Option<(&'static str, Option<&'static st
     match (rule, actor) {
         (_, "anonymous") => Some(("UNAUTHENTICATED", None)),
         (Rule::SignedIn, _) => None,
+        (Rule::Invitee, _) => Some(("FORBIDDEN", None)),
         (_, "outsider") => Some(("NOT_FOUND", None)),
         (Rule::MemberButOwner, "owner") => Some(("CONFLICT", None)),
         (Rule::MemberButOwner, _) => None,

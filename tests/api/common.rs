@@ -2,6 +2,7 @@
 //! (SQLite, or PostgreSQL when TEST_DATABASE_URL is set), and clients that
 //! speak to it over HTTP.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use orgql::Server;
@@ -9,9 +10,15 @@ use orgql::config::Config;
 use orgql::domain::Role;
 use serde_json::{Value, json};
 
+use crate::smtp::{Mailbox, SmtpServer};
+
 pub struct TestApp {
     pub server: Server,
     pub url: String,
+    /// What the SMTP server received (while it runs).
+    pub mailbox: Mailbox,
+    smtp_addr: SocketAddr,
+    smtp: Option<SmtpServer>,
     http: reqwest::Client,
     database: TestDatabase,
 }
@@ -36,7 +43,29 @@ fn unique_name() -> String {
 }
 
 impl TestApp {
+    /// A server whose mail goes to a running SMTP server.
     pub async fn spawn() -> TestApp {
+        Self::spawn_configured(|_| {}).await
+    }
+
+    /// The same, with settings changed by `configure`.
+    pub async fn spawn_configured(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let mut app = Self::start(configure).await;
+        app.start_smtp().await;
+        app
+    }
+
+    /// A server whose SMTP server is not up (yet): mail waits in the outbox.
+    pub async fn spawn_with_smtp_down() -> TestApp {
+        Self::start(|_| {}).await
+    }
+
+    async fn start(configure: impl FnOnce(&mut Config)) -> TestApp {
+        // A free port for the SMTP server to come up on later.
+        let smtp_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let name = unique_name();
         let (database_url, database) = match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
@@ -59,13 +88,29 @@ impl TestApp {
         let mut config = Config::with_database(&database_url);
         config.bind = "127.0.0.1:0".parse().unwrap();
         config.db_pool_size = Some(8);
+        config.smtp_url = Some(format!("smtp://{smtp_addr}"));
+        config.mail_retry_max = std::time::Duration::from_secs(1);
+        configure(&mut config);
         let server = Server::start(&config).await.expect("server starts");
         let url = format!("http://{}/graphql", server.addr);
         TestApp {
             server,
             url,
+            mailbox: Mailbox::default(),
+            smtp_addr,
+            smtp: None,
             http: reqwest::Client::new(),
             database,
+        }
+    }
+
+    pub async fn start_smtp(&mut self) {
+        self.smtp = Some(SmtpServer::start(self.smtp_addr, self.mailbox.clone()).await);
+    }
+
+    pub fn stop_smtp(&mut self) {
+        if let Some(smtp) = self.smtp.take() {
+            smtp.stop();
         }
     }
 
@@ -235,6 +280,34 @@ impl Client {
         }
         let response = request.send().await.unwrap();
         response.json().await.unwrap()
+    }
+
+    /// A GraphQL multipart request (the upload spec) with one file at
+    /// `variables.input.file`: the status and the body.
+    pub async fn upload(&self, query: &str, mut variables: Value, file: Vec<u8>) -> (u16, Value) {
+        variables["input"]["file"] = Value::Null;
+        let operations = json!({ "query": query, "variables": variables }).to_string();
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations)
+            .text("map", r#"{"0": ["variables.input.file"]}"#)
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(file)
+                    .file_name("people.csv")
+                    .mime_str("text/csv")
+                    .unwrap(),
+            );
+        let mut request = self
+            .http
+            .post(&self.url)
+            .multipart(form)
+            .header("GraphQL-Preflight", "1");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
     }
 
     /// The data of a query that must succeed.

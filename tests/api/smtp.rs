@@ -1,0 +1,218 @@
+//! A real SMTP server on loopback, inside the test process: it speaks
+//! enough of RFC 5321 for lettre and keeps every message it accepts.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    /// The message as sent (headers and body), with transfer encoding undone.
+    pub message: String,
+}
+
+impl ReceivedMail {
+    pub fn subject(&self) -> &str {
+        self.message
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap_or_default()
+    }
+
+    /// The invitation token in the message's accept link.
+    pub fn token(&self) -> String {
+        let start = self
+            .message
+            .find("/invitations/accept?token=")
+            .expect("an accept link")
+            + "/invitations/accept?token=".len();
+        self.message[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    pub fn link(&self) -> String {
+        let start = self.message.find("http").expect("a link");
+        self.message[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches('"')
+            .to_owned()
+    }
+}
+
+#[derive(Default)]
+struct Inbox {
+    mails: Mutex<Vec<ReceivedMail>>,
+    arrived: Notify,
+}
+
+/// The server's mailbox: survives the server being stopped and restarted.
+#[derive(Clone, Default)]
+pub struct Mailbox(Arc<Inbox>);
+
+impl Mailbox {
+    pub fn all(&self) -> Vec<ReceivedMail> {
+        self.0.mails.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` messages have arrived (at most 20 s).
+    pub async fn wait_for(&self, count: usize) -> Vec<ReceivedMail> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let arrived = self.0.arrived.notified();
+            let mails = self.all();
+            if mails.len() >= count {
+                return mails;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("expected {count} messages, got {}: {mails:#?}", mails.len());
+            }
+        }
+    }
+
+    /// The last message to `address`.
+    pub async fn last_to(&self, address: &str) -> ReceivedMail {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let arrived = self.0.arrived.notified();
+            if let Some(mail) = self
+                .all()
+                .into_iter()
+                .rev()
+                .find(|m| m.to.iter().any(|t| t == address))
+            {
+                return mail;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("no message to {address}: {:#?}", self.all());
+            }
+        }
+    }
+}
+
+pub struct SmtpServer {
+    task: JoinHandle<()>,
+}
+
+impl SmtpServer {
+    /// Listens on `addr` (port 0 for any) and delivers into `mailbox`.
+    pub async fn start(addr: SocketAddr, mailbox: Mailbox) -> SmtpServer {
+        let listener = TcpListener::bind(addr).await.expect("SMTP listener binds");
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(session(stream, mailbox.clone()));
+            }
+        });
+        SmtpServer { task }
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+async fn session(stream: tokio::net::TcpStream, mailbox: Mailbox) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    let _ = write.write_all(b"220 localhost test SMTP\r\n").await;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let command = line.trim_end().to_owned();
+        let upper = command.to_uppercase();
+        let answer = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            "250 localhost"
+        } else if upper.starts_with("MAIL FROM:") {
+            from = address(&command);
+            to.clear();
+            "250 OK"
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(address(&command));
+            "250 OK"
+        } else if upper == "DATA" {
+            let _ = write.write_all(b"354 go ahead\r\n").await;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == ".\r\n" {
+                    break;
+                }
+                // A leading dot was doubled by the client (RFC 5321 4.5.2).
+                data.push_str(if line.starts_with("..") {
+                    &line[1..]
+                } else {
+                    &line
+                });
+            }
+            let mail = ReceivedMail {
+                from: from.clone(),
+                to: to.clone(),
+                message: decode_quoted_printable(&data),
+            };
+            mailbox.0.mails.lock().unwrap().push(mail);
+            mailbox.0.arrived.notify_waiters();
+            "250 OK queued"
+        } else if upper == "QUIT" {
+            let _ = write.write_all(b"221 bye\r\n").await;
+            return;
+        } else {
+            "250 OK"
+        };
+        if write
+            .write_all(format!("{answer}\r\n").as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn address(command: &str) -> String {
+    let start = command.find('<').map_or(0, |i| i + 1);
+    let end = command.rfind('>').unwrap_or(command.len());
+    command[start..end].to_owned()
+}
+
+/// Undoes quoted-printable soft line breaks and escapes (lettre uses it for
+/// long lines), so tests can read links as they were written.
+fn decode_quoted_printable(data: &str) -> String {
+    let joined = data.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
