@@ -19,10 +19,20 @@ async fn main() {
     let sqlite = std::env::temp_dir().join(format!("orgql-bench-{}.db", std::process::id()));
     let mut backends = vec![("SQLite", sqlite.display().to_string())];
     if let Ok(server) = std::env::var("BENCH_POSTGRES_URL") {
-        backends.push(("PostgreSQL", format!("{}/orgql_bench_{}", server.trim_end_matches('/'), std::process::id())));
+        backends.push((
+            "PostgreSQL",
+            format!(
+                "{}/orgql_bench_{}",
+                server.trim_end_matches('/'),
+                std::process::id()
+            ),
+        ));
     }
     println!("100-row bulk invitation, {RUNS} runs each (ms)");
-    println!("{:<12} {:>8} {:>8} {:>8} {:>8}", "backend", "mean", "p50", "p95", "max");
+    println!(
+        "{:<12} {:>8} {:>8} {:>8} {:>8}",
+        "backend", "mean", "p50", "p95", "max"
+    );
     for (name, url) in backends {
         let times = measure(&url).await;
         let mean = times.iter().sum::<Duration>() / times.len() as u32;
@@ -51,7 +61,9 @@ async fn measure(database_url: &str) -> Vec<Duration> {
     let url = format!("http://{}/graphql", server.addr);
     let http = reqwest::Client::new();
     let call = |token: Option<String>, query: &str, variables: Value| {
-        let mut request = http.post(&url).json(&json!({ "query": query, "variables": variables }));
+        let mut request = http
+            .post(&url)
+            .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -68,14 +80,25 @@ async fn measure(database_url: &str) -> Vec<Duration> {
     )
     .await;
     let token = signed_up["signUp"]["token"].as_str().unwrap().to_owned();
-    let created = call(Some(token.clone()), "mutation { createOrganization(input: {name: \"Bench\"}) { organization { id } } }", json!({})).await;
-    let org = created["createOrganization"]["organization"]["id"].as_str().unwrap().to_owned();
+    let created = call(
+        Some(token.clone()),
+        "mutation { createOrganization(input: {name: \"Bench\"}) { organization { id } } }",
+        json!({}),
+    )
+    .await;
+    let org = created["createOrganization"]["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let query = "mutation($input: BulkInviteMembersInput!) { bulkInviteMembers(input: $input) { invitedCount } }";
     let mut times = Vec::new();
     for run in 0..RUNS {
-        let rows: String = (0..100).map(|n| format!("run{run}-person{n}@example.com,member\n")).collect();
-        let input = json!({ "input": { "organizationId": org, "csv": format!("email,role\n{rows}") } });
+        let rows: String = (0..100)
+            .map(|n| format!("run{run}-person{n}@example.com,member\n"))
+            .collect();
+        let input =
+            json!({ "input": { "organizationId": org, "csv": format!("email,role\n{rows}") } });
         let started = Instant::now();
         let data = call(Some(token.clone()), query, input).await;
         times.push(started.elapsed());

@@ -1,4 +1,4 @@
-//! The router: `POST/GET /graphql`, `GET /healthz`, `GET /readyz`.
+//! The router: `POST/GET /graphql`, `GET /graphql/ws`, `GET /healthz`, `GET /readyz`.
 
 use std::time::Instant;
 
@@ -24,6 +24,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql))
+        .route("/graphql/ws", get(crate::websocket::upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(state)
@@ -119,7 +120,13 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
     }
     graphql(state, headers, request).await.into_response()
 }

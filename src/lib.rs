@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod seed;
+pub mod websocket;
 
 use std::net::SocketAddr;
 
@@ -49,6 +50,7 @@ pub struct Server {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     outbox_task: Option<JoinHandle<()>>,
+    event_listener: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -56,7 +58,19 @@ impl Server {
     pub async fn start(config: &Config) -> Result<Server, StartError> {
         let transport = mail::Transport::new(config.smtp_url.as_deref(), &config.mail_dir)?;
         let from = mail::parse_from(&config.mail_from)?;
-        let db = open_database(config).await?;
+        let database = config.database()?;
+        let db = Db::connect(&database, config.pool_size()).await?;
+        let event_listener = match &database {
+            db::DatabaseUrl::Postgres(url) => Some(
+                events::listen(url.clone(), db.events().clone())
+                    .await
+                    .map_err(|reason| SetupError::Unreachable {
+                        url: database.redacted(),
+                        reason,
+                    })?,
+            ),
+            db::DatabaseUrl::Sqlite(_) => None,
+        };
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind {
@@ -77,7 +91,7 @@ impl Server {
         let app = http::router(http::AppState {
             services: graphql::Services {
                 db: db.clone(),
-                events: events::EventBus::default(),
+                events: db.events().clone(),
                 outbox: outbox.clone(),
                 invitations: config.invitation_settings(),
             },
@@ -96,6 +110,7 @@ impl Server {
             db,
             outbox,
             outbox_task: Some(outbox_task),
+            event_listener,
             shutdown: Some(shutdown),
             task,
         })
@@ -118,6 +133,9 @@ impl Server {
         self.outbox.stop();
         if let Some(worker) = self.outbox_task.take() {
             let _ = worker.await;
+        }
+        if let Some(listener) = self.event_listener.take() {
+            listener.abort();
         }
         served
     }

@@ -132,7 +132,7 @@ pub async fn add_members(
                             .returning(users::id);
                         insert.get_results(*c).await?
                     }
-                    Conn::Sqlite(c) => {
+                    Conn::Sqlite(c, _) => {
                         c.spawn_blocking(move |c| {
                             let insert = diesel::insert_into(users::table)
                                 .values(new_users)
@@ -159,7 +159,7 @@ pub async fn add_members(
                             .execute(*c)
                             .await?;
                     }
-                    Conn::Sqlite(c) => {
+                    Conn::Sqlite(c, _) => {
                         c.spawn_blocking(move |c| {
                             let insert =
                                 diesel::insert_into(memberships::table).values(new_memberships);

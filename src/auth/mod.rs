@@ -11,9 +11,11 @@ use futures_util::FutureExt;
 
 use crate::db::schema::{sessions, users};
 use crate::db::{Conn, Db};
-use crate::domain::invitations::{self, Joined};
+use crate::domain::invitations;
+use crate::domain::members::Membership;
 use crate::domain::users::{User, normalize_email, normalize_name};
 use crate::domain::{DomainError, now};
+use crate::events::{self, BusEvent};
 use crate::with_conn;
 
 pub use passwords::hash as hash_password;
@@ -30,6 +32,7 @@ const MAX_PASSWORD_LENGTH: usize = 1024;
 pub struct Viewer {
     pub user_id: i64,
     pub session_id: i64,
+    pub session_expires_at: NaiveDateTime,
 }
 
 /// A new session: the bearer token (shown to the client once, never stored)
@@ -119,7 +122,7 @@ pub async fn sign_up(
     db: &Db,
     input: SignUp<'_>,
     invitation_token: Option<String>,
-) -> Result<(SignedIn, Option<Joined>), DomainError> {
+) -> Result<(SignedIn, Option<Membership>), DomainError> {
     let account = NewAccount::prepare(input).await?;
     db.write(move |tx| {
         async move {
@@ -188,13 +191,20 @@ pub async fn start_session(tx: &mut Conn<'_>, user: User) -> Result<SignedIn, Do
     })
 }
 
-/// Ends a session: its token stops working at once.
+/// Ends a session: its token stops working at once, and its live
+/// connections close (on every instance).
 pub async fn log_out(db: &Db, viewer: Viewer) -> Result<(), DomainError> {
     db.write(move |tx| {
         async move {
             let delete = diesel::delete(sessions::table.find(viewer.session_id));
             with_conn!(tx, |c| delete.execute(c).await)?;
-            Ok(())
+            events::stage(
+                tx,
+                BusEvent::SessionEnded {
+                    session_id: viewer.session_id,
+                },
+            )
+            .await
         }
         .boxed()
     })
@@ -209,12 +219,18 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Viewer>, Domain
             let query = sessions::table
                 .filter(sessions::token_hash.eq(token_hash))
                 .filter(sessions::expires_at.gt(now()))
-                .select((sessions::user_id, sessions::id));
-            let found = with_conn!(c, |c| query.first::<(i64, i64)>(c).await.optional())?;
-            Ok(found.map(|(user_id, session_id)| Viewer {
-                user_id,
-                session_id,
-            }))
+                .select((sessions::user_id, sessions::id, sessions::expires_at));
+            let found = with_conn!(c, |c| query
+                .first::<(i64, i64, NaiveDateTime)>(c)
+                .await
+                .optional())?;
+            Ok(
+                found.map(|(user_id, session_id, session_expires_at)| Viewer {
+                    user_id,
+                    session_id,
+                    session_expires_at,
+                }),
+            )
         }
         .boxed()
     })

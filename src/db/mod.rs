@@ -22,6 +22,7 @@ use futures_util::future::BoxFuture;
 pub use url::DatabaseUrl;
 
 use crate::domain::DomainError;
+use crate::events::{BusEvent, EventBus};
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 
@@ -34,10 +35,12 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;";
 
-/// A connection borrowed from the pool, of either backend.
+/// A connection borrowed from the pool, of either backend. Inside a SQLite
+/// write transaction it carries the events the transaction staged, which
+/// are published once it commits (PostgreSQL stages them with NOTIFY).
 pub enum Conn<'a> {
     Postgres(&'a mut AsyncPgConnection),
-    Sqlite(&'a mut SqliteConn),
+    Sqlite(&'a mut SqliteConn, Option<&'a mut Vec<BusEvent>>),
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection of each backend.
@@ -51,7 +54,7 @@ macro_rules! with_conn {
                 let $c = &mut **$c;
                 $body
             }
-            $crate::db::Conn::Sqlite($c) => {
+            $crate::db::Conn::Sqlite($c, _) => {
                 let $c = &mut **$c;
                 $body
             }
@@ -70,7 +73,7 @@ impl Pooled {
     fn conn(&mut self) -> Conn<'_> {
         match self {
             Pooled::Postgres(c) => Conn::Postgres(c),
-            Pooled::Sqlite(c) => Conn::Sqlite(c),
+            Pooled::Sqlite(c) => Conn::Sqlite(c, None),
         }
     }
 }
@@ -124,6 +127,7 @@ pub enum SetupError {
 pub struct Db {
     pools: Pools,
     statements: Arc<AtomicU64>,
+    bus: EventBus,
 }
 
 impl Db {
@@ -171,7 +175,11 @@ impl Db {
                 )
             }
         };
-        let db = Db { pools, statements };
+        let db = Db {
+            pools,
+            statements,
+            bus: EventBus::default(),
+        };
         db.migrate().await.map_err(|reason| SetupError::Migration {
             url: url.redacted(),
             reason,
@@ -227,12 +235,18 @@ impl Db {
     /// half-way, so no pooled connection is left inside an open transaction.
     pub async fn write<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T, DomainError> {
         let mut pooled = self.pooled().await?;
+        let bus = self.bus.clone();
         let task = tokio::spawn(async move {
-            let mut conn = pooled.conn();
+            let mut staged = Vec::new();
+            let mut conn = match &mut pooled {
+                Pooled::Postgres(c) => Conn::Postgres(c),
+                Pooled::Sqlite(c) => Conn::Sqlite(c, Some(&mut staged)),
+            };
             begin(&mut conn).await?;
             match work(&mut conn).await {
                 Ok(value) => {
                     with_conn!(&mut conn, |c| commit(c).await)?;
+                    bus.deliver(staged);
                     Ok(value)
                 }
                 Err(error) => {
@@ -253,6 +267,11 @@ impl Db {
         })
         .await
         .is_ok()
+    }
+
+    /// The events of committed transactions, as this process receives them.
+    pub fn events(&self) -> &EventBus {
+        &self.bus
     }
 
     /// SQL statements run since start, by every connection of the pool.
@@ -294,7 +313,7 @@ where
 async fn begin(conn: &mut Conn<'_>) -> diesel::QueryResult<()> {
     match conn {
         Conn::Postgres(c) => diesel_async::AnsiTransactionManager::begin_transaction(*c).await,
-        Conn::Sqlite(c) => {
+        Conn::Sqlite(c, _) => {
             c.spawn_blocking(|c| {
                 diesel::connection::AnsiTransactionManager::begin_transaction_sql(
                     c,

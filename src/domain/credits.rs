@@ -14,6 +14,7 @@ use super::organizations::{self, Organization};
 use super::{DomainError, Permission, now};
 use crate::db::schema::{credit_ledger, memberships, organizations as orgs};
 use crate::db::{Conn, Db};
+use crate::events;
 use crate::with_conn;
 
 /// The pool as clients see it: total = available + distributed.
@@ -124,7 +125,6 @@ pub async fn add(
 pub struct CreditMove {
     pub member: Membership,
     pub pool: CreditPool,
-    pub event: MembershipEvent,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -242,10 +242,10 @@ async fn transfer(
             .await?;
             let event =
                 MembershipEvent::about(MembershipEventKind::CreditsChanged, &member, actor_id);
+            events::stage(tx, event).await?;
             Ok(CreditMove {
                 member,
                 pool: CreditPool::of(&organization),
-                event,
             })
         }
         .boxed()

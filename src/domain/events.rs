@@ -2,11 +2,12 @@
 //! transaction that made the change and published once it commits.
 
 use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
 
 use super::members::Membership;
 use super::{Permission, Role};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MembershipEventKind {
     Joined,
     RoleChanged,
@@ -16,7 +17,7 @@ pub enum MembershipEventKind {
     OwnershipTransferred,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MembershipEvent {
     pub kind: MembershipEventKind,
     pub organization_id: i64,

@@ -18,6 +18,7 @@ use super::{DomainError, Permission, Role, now};
 use crate::auth::{hash_token, new_token};
 use crate::db::schema::{invitations, memberships, organizations, users};
 use crate::db::{Conn, Db};
+use crate::events;
 use crate::mail::templates;
 use crate::with_conn;
 
@@ -348,7 +349,7 @@ async fn lock(tx: &mut Conn<'_>, invitation_id: i64) -> Result<Option<Invitation
             .first(*c)
             .await
             .optional()?,
-        Conn::Sqlite(c) => query
+        Conn::Sqlite(c, _) => query
             .select(Invitation::as_select())
             .first(*c)
             .await
@@ -402,15 +403,8 @@ pub async fn preview(db: &Db, token: &str) -> Result<Option<Preview>, DomainErro
     .await
 }
 
-/// What accepting produced.
-#[derive(Debug, Clone)]
-pub struct Joined {
-    pub member: Membership,
-    pub event: MembershipEvent,
-}
-
 /// The signed-in user accepts the invitation a token stands for.
-pub async fn accept(db: &Db, user_id: i64, token: &str) -> Result<Joined, DomainError> {
+pub async fn accept(db: &Db, user_id: i64, token: &str) -> Result<Membership, DomainError> {
     let token = token.to_owned();
     db.write(move |tx| async move { accept_in(tx, user_id, &token).await }.boxed())
         .await
@@ -422,7 +416,7 @@ pub async fn accept_in(
     tx: &mut Conn<'_>,
     user_id: i64,
     token: &str,
-) -> Result<Joined, DomainError> {
+) -> Result<Membership, DomainError> {
     let invalid = || DomainError::bad_input("this invitation link is not valid");
     let by_token = invitations::table
         .filter(invitations::token_hash.eq(hash_token(token)))
@@ -475,8 +469,12 @@ pub async fn accept_in(
         details,
     )
     .await?;
-    let event = MembershipEvent::about(MembershipEventKind::Joined, &member, user_id);
-    Ok(Joined { member, event })
+    events::stage(
+        tx,
+        MembershipEvent::about(MembershipEventKind::Joined, &member, user_id),
+    )
+    .await?;
+    Ok(member)
 }
 
 /// One page of an organization's invitations, newest first.

@@ -13,7 +13,7 @@ use crate::with_conn;
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = memberships)]
 pub struct Membership {
     pub id: i64,
@@ -413,7 +413,7 @@ pub async fn lock(tx: &mut Conn<'_>, member_id: i64) -> Result<Membership, Domai
             .first(*c)
             .await
             .optional()?,
-        Conn::Sqlite(c) => query
+        Conn::Sqlite(c, _) => query
             .select(Membership::as_select())
             .first(*c)
             .await

@@ -13,6 +13,7 @@ use super::organizations::{self, Organization};
 use super::{DomainError, Permission, Role, SeatTier, credits, seats};
 use crate::db::schema::{memberships, organizations as orgs};
 use crate::db::{Conn, Db};
+use crate::events;
 use crate::with_conn;
 
 #[derive(Debug, Clone)]
@@ -21,7 +22,6 @@ pub struct Removal {
     pub credits_returned: i32,
     pub seat_released: SeatTier,
     pub organization: Organization,
-    pub event: MembershipEvent,
 }
 
 /// Removes another member (MANAGE_MEMBERS). The owner cannot be removed.
@@ -98,10 +98,10 @@ async fn end_membership(
     let organization = organizations::by_id(tx, organization_id)
         .await?
         .ok_or(DomainError::NotFound("organization"))?;
+    events::stage(tx, MembershipEvent::removed(&member, actor_id)).await?;
     Ok(Removal {
         credits_returned: member.credits,
         seat_released: member.seat,
-        event: MembershipEvent::removed(&member, actor_id),
         member,
         organization,
     })

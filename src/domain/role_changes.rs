@@ -12,14 +12,8 @@ use super::members::{self, Membership, count_members};
 use super::{DomainError, Permission, Role};
 use crate::db::schema::memberships;
 use crate::db::{Conn, Db};
+use crate::events;
 use crate::with_conn;
-
-#[derive(Debug, Clone)]
-pub struct RoleChange {
-    pub member: Membership,
-    /// None when the member already had the role.
-    pub event: Option<MembershipEvent>,
-}
 
 /// Gives a member another role. The owner's role moves only by transfer.
 pub async fn update_role(
@@ -27,7 +21,7 @@ pub async fn update_role(
     actor_id: i64,
     member_id: i64,
     role: Role,
-) -> Result<RoleChange, DomainError> {
+) -> Result<Membership, DomainError> {
     if role == Role::Owner {
         return Err(DomainError::bad_input(
             "OWNER is not assignable: use transferOwnership",
@@ -43,10 +37,7 @@ pub async fn update_role(
                 ));
             }
             if member.role == role {
-                return Ok(RoleChange {
-                    member,
-                    event: None,
-                });
+                return Ok(member);
             }
             let changed = set_role(tx, &member, role).await?;
             let email = audit::member_email(tx, &changed).await?;
@@ -67,10 +58,8 @@ pub async fn update_role(
             let event =
                 MembershipEvent::about(MembershipEventKind::RoleChanged, &changed, actor_id)
                     .with_previous_role(member.role);
-            Ok(RoleChange {
-                member: changed,
-                event: Some(event),
-            })
+            events::stage(tx, event).await?;
+            Ok(changed)
         }
         .boxed()
     })
@@ -96,7 +85,6 @@ async fn set_role(
 pub struct OwnershipTransfer {
     pub previous_owner: Membership,
     pub new_owner: Membership,
-    pub events: [MembershipEvent; 2],
 }
 
 /// Hands the organization to another member; the owner becomes ADMIN.
@@ -135,11 +123,9 @@ pub async fn transfer_ownership(
             let details = json!({ "previousOwnerUserId": owner.user_id, "newOwnerPreviousRole": heir.role.as_str() });
             audit::record(tx, organization_id, actor_id, "ownership.transferred", target, details).await?;
             let kind = MembershipEventKind::OwnershipTransferred;
-            let events = [
-                MembershipEvent::about(kind, &previous_owner, actor_id).with_previous_role(Role::Owner),
-                MembershipEvent::about(kind, &new_owner, actor_id).with_previous_role(heir.role),
-            ];
-            Ok(OwnershipTransfer { previous_owner, new_owner, events })
+            events::stage(tx, MembershipEvent::about(kind, &previous_owner, actor_id).with_previous_role(Role::Owner)).await?;
+            events::stage(tx, MembershipEvent::about(kind, &new_owner, actor_id).with_previous_role(heir.role)).await?;
+            Ok(OwnershipTransfer { previous_owner, new_owner })
         }
         .boxed()
     })

@@ -6,6 +6,7 @@ use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
+use serde::{Deserialize, Serialize};
 
 /// Stores an enum as checked text (the migrations list the allowed values).
 macro_rules! text_enum {
@@ -43,7 +44,9 @@ macro_rules! text_enum {
     };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow, Serialize, Deserialize,
+)]
 #[diesel(sql_type = Text)]
 pub enum Role {
     Owner,
@@ -65,7 +68,9 @@ pub enum Permission {
     TransferOwnership,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow, Serialize, Deserialize,
+)]
 #[diesel(sql_type = Text)]
 pub enum SeatTier {
     None,

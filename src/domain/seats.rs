@@ -14,6 +14,7 @@ use super::organizations::{self, Organization};
 use super::{DomainError, Permission, SeatTier};
 use crate::db::schema::{memberships, organizations as orgs};
 use crate::db::{Conn, Db};
+use crate::events;
 use crate::with_conn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,13 +80,6 @@ pub async fn set_limits(
     .await
 }
 
-/// The seat assigned, or released with `SeatTier::None`.
-#[derive(Debug, Clone)]
-pub struct SeatAssignment {
-    pub member: Membership,
-    pub event: Option<MembershipEvent>,
-}
-
 /// Gives a member a seat of `tier` (releasing the one they held), or
 /// releases their seat with `SeatTier::None`.
 pub async fn assign(
@@ -93,16 +87,13 @@ pub async fn assign(
     actor_id: i64,
     member_id: i64,
     tier: SeatTier,
-) -> Result<SeatAssignment, DomainError> {
+) -> Result<Membership, DomainError> {
     db.write(move |tx| {
         async move {
             let member =
                 members::lock_for(tx, member_id, actor_id, Permission::UpdateMembers).await?;
             if member.seat == tier {
-                return Ok(SeatAssignment {
-                    member,
-                    event: None,
-                });
+                return Ok(member);
             }
             let update =
                 diesel::update(memberships::table.find(member_id)).set(memberships::seat.eq(tier));
@@ -135,10 +126,8 @@ pub async fn assign(
             )
             .await?;
             let event = MembershipEvent::about(MembershipEventKind::SeatChanged, &member, actor_id);
-            Ok(SeatAssignment {
-                member,
-                event: Some(event),
-            })
+            events::stage(tx, event).await?;
+            Ok(member)
         }
         .boxed()
     })

@@ -214,10 +214,9 @@ impl InvitationMutation {
         let viewer = require_viewer(ctx)?;
         let state = context(ctx);
         let joined = invitations::accept(&state.db, viewer.user_id, &input.token).await?;
-        state.events.publish([joined.event]);
         state.loaders.forget_all();
         Ok(AcceptInvitationPayload {
-            member: Member(joined.member),
+            member: Member(joined),
         })
     }
 }

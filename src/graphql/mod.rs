@@ -7,9 +7,12 @@ mod invitations;
 mod loaders;
 mod mutation;
 mod query;
+mod subscription;
 mod types;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use std::sync::Arc;
+
+use async_graphql::{Context, MergedObject, Schema};
 
 use crate::auth::Viewer;
 use crate::db::Db;
@@ -20,8 +23,9 @@ use crate::mail::OutboxHandle;
 pub use loaders::Loaders;
 
 pub use query::Query;
+pub use subscription::Subscription;
 
-pub type OrgSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type OrgSchema = Schema<Query, Mutation, Subscription>;
 
 /// Every mutation: accounts, organizations and members, and invitations.
 #[derive(MergedObject, Default)]
@@ -43,7 +47,8 @@ pub struct RequestContext {
     pub outbox: OutboxHandle,
     pub invitations: InvitationSettings,
     pub viewer: Option<Viewer>,
-    pub loaders: Loaders,
+    /// Shared with the request's subscription streams, which refresh it per event.
+    pub loaders: Arc<Loaders>,
 }
 
 impl RequestContext {
@@ -54,7 +59,7 @@ impl RequestContext {
             outbox,
             invitations,
         } = services.clone();
-        let loaders = Loaders::new(&db, viewer.map(|v| v.user_id));
+        let loaders = Arc::new(Loaders::new(&db, viewer.map(|v| v.user_id)));
         RequestContext {
             db,
             events,
@@ -75,7 +80,7 @@ fn require_viewer(ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
 }
 
 pub fn build_schema() -> OrgSchema {
-    Schema::build(Query, Mutation::default(), EmptySubscription).finish()
+    Schema::build(Query, Mutation::default(), Subscription).finish()
 }
 
 /// The global ID clients use for an organization.

@@ -12,7 +12,6 @@ use crate::domain::{self, DomainError, credits, members, organizations, role_cha
 /// Answers a move of credits, and announces it.
 fn credits_payload(ctx: &Context<'_>, moved: credits::CreditMove) -> Result<CreditsPayload> {
     let state = context(ctx);
-    state.events.publish([moved.event]);
     state.loaders.forget_all();
     Ok(CreditsPayload {
         member: Member(moved.member),
@@ -160,7 +159,6 @@ fn actor<'a>(ctx: &Context<'a>) -> Result<(i64, &'a RequestContext)> {
 
 /// Answers a mutation that removed a membership, and announces it.
 async fn removal_payload(ctx: &Context<'_>, removal: Removal) -> Result<RemoveMemberPayload> {
-    context(ctx).events.publish([removal.event]);
     Ok(RemoveMemberPayload {
         removed_member_id: ids::encode(Kind::Member, removal.member.id),
         removed_user_id: ids::encode(Kind::User, removal.member.user_id),
@@ -196,15 +194,14 @@ impl AccountMutation {
         let (signed_in, joined) = auth::sign_up(&state.db, signup, input.invitation_token).await?;
         let mut payload = AuthPayload::from(signed_in);
         if let Some(joined) = joined {
-            state.events.publish([joined.event]);
             // The payload is read as the new account sees it.
-            let organization_id = joined.member.organization_id;
+            let organization_id = joined.organization_id;
             state
                 .loaders
                 .viewer_memberships
-                .feed_one(organization_id, joined.member.clone())
+                .feed_one(organization_id, joined.clone())
                 .await;
-            payload.member = Some(Member(joined.member));
+            payload.member = Some(Member(joined));
         }
         Ok(payload)
     }
@@ -319,7 +316,6 @@ impl AccountMutation {
         let transfer =
             role_changes::transfer_ownership(&state.db, actor_id, organization_id, member_id)
                 .await?;
-        state.events.publish(transfer.events);
         let organization = state
             .db
             .read(move |c| Box::pin(organizations::by_id(c, organization_id)))
@@ -342,10 +338,9 @@ impl AccountMutation {
         let member_id = ids::decode(&input.member_id, Kind::Member)?;
         let change =
             role_changes::update_role(&state.db, actor_id, member_id, input.role.into()).await?;
-        state.events.publish(change.event);
         state.loaders.forget_all();
         Ok(MemberPayload {
-            member: Member(change.member),
+            member: Member(change),
         })
     }
 
@@ -412,10 +407,9 @@ impl AccountMutation {
         let (actor_id, state) = actor(ctx)?;
         let member_id = ids::decode(&input.member_id, Kind::Member)?;
         let assignment = seats::assign(&state.db, actor_id, member_id, input.seat.into()).await?;
-        state.events.publish(assignment.event);
         state.loaders.forget_all();
         Ok(MemberPayload {
-            member: Member(assignment.member),
+            member: Member(assignment),
         })
     }
 }

@@ -1,0 +1,329 @@
+//! `GET /graphql/ws`: GraphQL subscriptions over WebSocket, speaking
+//! graphql-transport-ws (and the legacy graphql-ws subprotocol) with the
+//! protocol's own close codes, which async-graphql's built-in handler does
+//! not follow. A connection is authenticated at `connection_init`, and
+//! closes when its session ends (log-out, expiry).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_graphql::{Request, Response as GraphQLResponse, ServerError, Variables};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::auth::{self, Viewer};
+use crate::events::BusEvent;
+use crate::graphql::{OrgSchema, RequestContext, Services};
+use crate::http::AppState;
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle connection is pinged.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a write may wait on a client that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages queued for one connection before its subscriptions wait.
+const OUTGOING: usize = 32;
+const MAX_MESSAGE: usize = 64 * 1024;
+/// Socket buffers: small, so an idle connection costs little memory.
+const BUFFER: usize = 4 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// graphql-transport-ws, the graphql-ws library's protocol.
+    TransportWs,
+    /// subscriptions-transport-ws, known as "graphql-ws".
+    Legacy,
+}
+
+impl Protocol {
+    const NAMES: [&'static str; 2] = ["graphql-transport-ws", "graphql-ws"];
+
+    fn next(self) -> &'static str {
+        match self {
+            Protocol::TransportWs => "next",
+            Protocol::Legacy => "data",
+        }
+    }
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let upgrade = upgrade.protocols(Protocol::NAMES);
+    let protocol = match upgrade.selected_protocol().and_then(|p| p.to_str().ok()) {
+        Some("graphql-ws") => Protocol::Legacy,
+        _ => Protocol::TransportWs,
+    };
+    let header_token = bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    upgrade
+        .read_buffer_size(BUFFER)
+        .write_buffer_size(BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| {
+            let connection = Connection {
+                protocol,
+                header_token,
+                services: state.services,
+                schema: state.schema,
+                viewer: None,
+                init_received: false,
+                subscriptions: HashMap::new(),
+            };
+            connection.run(socket)
+        })
+}
+
+fn bearer(value: Option<&str>) -> Option<String> {
+    let token = value?.trim().strip_prefix("Bearer ")?.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// What subscription tasks hand to the connection to send.
+enum Outgoing {
+    Message(String),
+    /// The subscription's stream ended: tell the client, forget the id.
+    Complete(String),
+}
+
+struct Connection {
+    protocol: Protocol,
+    header_token: Option<String>,
+    services: Services,
+    schema: OrgSchema,
+    viewer: Option<Viewer>,
+    init_received: bool,
+    subscriptions: HashMap<String, JoinHandle<()>>,
+}
+
+/// Why the server closes a connection: a protocol close code and reason.
+struct Close(u16, &'static str);
+
+impl Connection {
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
+        let mut bus = self.services.db.events().subscribe();
+        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+        tokio::pin!(init_deadline);
+        let session_end = tokio::time::sleep(Duration::MAX / 4);
+        tokio::pin!(session_end);
+        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        let (mut expiry_armed, mut dropped) = (false, false);
+
+        let close = loop {
+            let result = tokio::select! {
+                message = stream.next() => match message {
+                    Some(Ok(Message::Text(text))) => self.receive(&text, &outgoing).await,
+                    Some(Ok(Message::Binary(_))) => Err(Close(4400, "Invalid message: binary frames are not GraphQL")),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => Ok(Vec::new()),
+                },
+                Some(queued) = queued.recv() => Ok(match queued {
+                    Outgoing::Message(text) => vec![text],
+                    Outgoing::Complete(id) => {
+                        self.subscriptions.remove(&id);
+                        vec![json!({ "type": "complete", "id": id }).to_string()]
+                    }
+                }),
+                _ = &mut init_deadline, if !self.init_received => Err(Close(4408, "Connection initialisation timeout")),
+                _ = &mut session_end, if self.viewer.is_some() => Err(Close(4403, "Forbidden: the session has expired")),
+                _ = keep_alive.tick(), if self.viewer.is_some() => Ok(vec![match self.protocol {
+                    Protocol::TransportWs => json!({ "type": "ping" }).to_string(),
+                    Protocol::Legacy => json!({ "type": "ka" }).to_string(),
+                }]),
+                event = bus.recv() => match event {
+                    Ok(event) => match (&*event, self.viewer) {
+                        (BusEvent::SessionEnded { session_id }, Some(viewer)) if *session_id == viewer.session_id => {
+                            Err(Close(4403, "Forbidden: the session has ended"))
+                        }
+                        _ => Ok(Vec::new()),
+                    },
+                    Err(RecvError::Lagged(_)) => Ok(Vec::new()),
+                    Err(RecvError::Closed) => break None,
+                },
+            };
+            match result {
+                Ok(replies) => {
+                    if let (Some(viewer), false) = (self.viewer, expiry_armed) {
+                        let left = (viewer.session_expires_at - crate::domain::now())
+                            .to_std()
+                            .unwrap_or_default();
+                        session_end
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + left);
+                        expiry_armed = true;
+                    }
+                    for reply in replies {
+                        let sent = tokio::time::timeout(
+                            WRITE_TIMEOUT,
+                            sink.send(Message::Text(reply.into())),
+                        )
+                        .await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            // A client that does not read is dropped.
+                            dropped = true;
+                            break;
+                        }
+                    }
+                    if dropped {
+                        break None;
+                    }
+                }
+                Err(close) => break Some(close),
+            }
+        };
+        for (_, task) in self.subscriptions.drain() {
+            task.abort();
+        }
+        if let Some(Close(code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ =
+                tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        }
+    }
+
+    /// Handles one client message; returns the replies to send.
+    async fn receive(
+        &mut self,
+        text: &str,
+        outgoing: &mpsc::Sender<Outgoing>,
+    ) -> Result<Vec<String>, Close> {
+        let message: Value =
+            serde_json::from_str(text).map_err(|_| Close(4400, "Invalid message: not JSON"))?;
+        let kind = message
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or(Close(4400, "Invalid message: no type"))?;
+        let id = message.get("id").and_then(Value::as_str);
+        match (self.protocol, kind) {
+            (_, "connection_init") => self.init(message.get("payload")).await,
+            (Protocol::TransportWs, "ping") => Ok(vec![json!({ "type": "pong" }).to_string()]),
+            (Protocol::TransportWs, "pong") => Ok(Vec::new()),
+            (Protocol::TransportWs, "subscribe") | (Protocol::Legacy, "start") => {
+                let id = id.ok_or(Close(4400, "Invalid message: subscribe needs an id"))?;
+                let payload = message
+                    .get("payload")
+                    .ok_or(Close(4400, "Invalid message: subscribe needs a payload"))?;
+                self.subscribe(id, payload, outgoing)
+            }
+            (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
+                if let Some(task) = id.and_then(|id| self.subscriptions.remove(id)) {
+                    task.abort();
+                }
+                Ok(Vec::new())
+            }
+            (Protocol::Legacy, "connection_terminate") => Err(Close(1000, "terminated")),
+            _ => Err(Close(4400, "Invalid message: unknown type")),
+        }
+    }
+
+    /// Authenticates with the init payload's `authorization` or, failing
+    /// that, the upgrade request's Authorization header.
+    async fn init(&mut self, payload: Option<&Value>) -> Result<Vec<String>, Close> {
+        if self.init_received {
+            return Err(Close(4429, "Too many initialisation requests"));
+        }
+        self.init_received = true;
+        let from_payload = payload
+            .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
+            .and_then(Value::as_str);
+        let token = bearer(from_payload).or_else(|| self.header_token.clone());
+        let viewer = match token {
+            Some(token) => auth::authenticate(&self.services.db, &token)
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let Some(viewer) = viewer else {
+            return Err(Close(4403, "Forbidden"));
+        };
+        self.viewer = Some(viewer);
+        Ok(vec![json!({ "type": "connection_ack" }).to_string()])
+    }
+
+    fn subscribe(
+        &mut self,
+        id: &str,
+        payload: &Value,
+        outgoing: &mpsc::Sender<Outgoing>,
+    ) -> Result<Vec<String>, Close> {
+        let Some(viewer) = self.viewer else {
+            return Err(Close(4401, "Unauthorized"));
+        };
+        if self
+            .subscriptions
+            .get(id)
+            .is_some_and(|task| !task.is_finished())
+        {
+            return match self.protocol {
+                Protocol::TransportWs => Err(Close(4409, "Subscriber for this id already exists")),
+                Protocol::Legacy => Ok(vec![error_message(
+                    id,
+                    &[ServerError::new("this id is in use", None)],
+                )]),
+            };
+        }
+        let query = payload
+            .get("query")
+            .and_then(Value::as_str)
+            .ok_or(Close(4400, "Invalid message: no query"))?;
+        let mut request = Request::new(query);
+        if let Some(variables) = payload.get("variables").filter(|v| !v.is_null()) {
+            request = request.variables(Variables::from_json(variables.clone()));
+        }
+        if let Some(name) = payload.get("operationName").and_then(Value::as_str) {
+            request = request.operation_name(name);
+        }
+        let request = request.data(RequestContext::new(&self.services, Some(viewer)));
+        let mut responses = self.schema.execute_stream(request);
+        let key = id.to_owned();
+        let (id, outgoing, next) = (id.to_owned(), outgoing.clone(), self.protocol.next());
+        let task = tokio::spawn(async move {
+            let mut first = true;
+            while let Some(response) = responses.next().await {
+                // An operation refused before it ran (invalid, forbidden)
+                // is an `error`, which ends it; anything else is a result.
+                let refused =
+                    first && response.data == async_graphql::Value::Null && response.is_err();
+                first = false;
+                let message = match refused {
+                    true => error_message(&id, &response.errors),
+                    false => json!({ "type": next, "id": id, "payload": response_json(response) })
+                        .to_string(),
+                };
+                if outgoing.send(Outgoing::Message(message)).await.is_err() || refused {
+                    return;
+                }
+            }
+            let _ = outgoing.send(Outgoing::Complete(id)).await;
+        });
+        self.subscriptions.insert(key, task);
+        Ok(Vec::new())
+    }
+}
+
+fn response_json(response: GraphQLResponse) -> Value {
+    serde_json::to_value(response).unwrap_or(Value::Null)
+}
+
+fn error_message(id: &str, errors: &[ServerError]) -> String {
+    json!({ "type": "error", "id": id, "payload": errors }).to_string()
+}
