@@ -97,6 +97,10 @@ pub struct Config {
     #[arg(long, env = "INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
     pub invitation_ttl: Duration,
 
+    /// How long a WebSocket client has to send connection_init.
+    #[arg(long, env = "WS_INIT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub ws_init_timeout: Duration,
+
     /// Longest wait between two delivery attempts of a message while the SMTP server is down (e.g. 5m).
     #[arg(long, env = "MAIL_RETRY_MAX", default_value = "5m", value_parser = humantime::parse_duration, global = true)]
     pub mail_retry_max: Duration,

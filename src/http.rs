@@ -18,6 +18,8 @@ use crate::graphql::{OrgSchema, RequestContext, Services};
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
+    /// How long a WebSocket client has to send connection_init.
+    pub ws_init_timeout: std::time::Duration,
     pub schema: OrgSchema,
 }
 

@@ -96,6 +96,7 @@ impl Server {
                 invitations: config.invitation_settings(),
             },
             schema: graphql::build_schema(),
+            ws_init_timeout: config.ws_init_timeout,
         });
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

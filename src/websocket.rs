@@ -23,8 +23,6 @@ use crate::events::BusEvent;
 use crate::graphql::{OrgSchema, RequestContext, Services};
 use crate::http::AppState;
 
-/// How long a client has to send `connection_init`.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an idle connection is pinged.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a write may wait on a client that does not read.
@@ -79,6 +77,7 @@ pub async fn upgrade(
                 header_token,
                 services: state.services,
                 schema: state.schema,
+                init_timeout: state.ws_init_timeout,
                 viewer: None,
                 init_received: false,
                 subscriptions: HashMap::new(),
@@ -104,6 +103,7 @@ struct Connection {
     header_token: Option<String>,
     services: Services,
     schema: OrgSchema,
+    init_timeout: Duration,
     viewer: Option<Viewer>,
     init_received: bool,
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -117,11 +117,12 @@ impl Connection {
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
         let mut bus = self.services.db.events().subscribe();
-        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+        let init_deadline = tokio::time::sleep(self.init_timeout);
         tokio::pin!(init_deadline);
         let session_end = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(session_end);
-        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        let mut keep_alive =
+            tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
         let (mut expiry_armed, mut dropped) = (false, false);
 
         let close = loop {

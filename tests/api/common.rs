@@ -10,7 +10,7 @@ use orgql::config::Config;
 use orgql::domain::Role;
 use serde_json::{Value, json};
 
-use crate::smtp::{Mailbox, SmtpServer};
+use crate::smtp::{Mailbox, SmtpPort, SmtpServer};
 
 pub struct TestApp {
     pub server: Server,
@@ -18,7 +18,9 @@ pub struct TestApp {
     /// What the SMTP server received (while it runs).
     pub mailbox: Mailbox,
     smtp_addr: SocketAddr,
+    smtp_port: Option<SmtpPort>,
     smtp: Option<SmtpServer>,
+    more_instances: std::sync::Mutex<Vec<Server>>,
     http: reqwest::Client,
     database: TestDatabase,
 }
@@ -61,11 +63,8 @@ impl TestApp {
     }
 
     async fn start(configure: impl FnOnce(&mut Config)) -> TestApp {
-        // A free port for the SMTP server to come up on later.
-        let smtp_addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let smtp_port = SmtpPort::reserve();
+        let smtp_addr = smtp_port.addr();
         let name = unique_name();
         let (database_url, database) = match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
@@ -98,20 +97,17 @@ impl TestApp {
             url,
             mailbox: Mailbox::default(),
             smtp_addr,
+            smtp_port: Some(smtp_port),
             smtp: None,
+            more_instances: Default::default(),
             http: reqwest::Client::new(),
             database,
         }
     }
 
     pub async fn start_smtp(&mut self) {
-        self.smtp = Some(SmtpServer::start(self.smtp_addr, self.mailbox.clone()).await);
-    }
-
-    pub fn stop_smtp(&mut self) {
-        if let Some(smtp) = self.smtp.take() {
-            smtp.stop();
-        }
+        let port = self.smtp_port.take().expect("the SMTP server starts once");
+        self.smtp = Some(SmtpServer::start(port, self.mailbox.clone()).await);
     }
 
     pub fn anonymous(&self) -> Client {
@@ -175,6 +171,29 @@ impl TestApp {
             })
             .await
             .expect("joined");
+    }
+
+    /// On PostgreSQL, a second server on the same database (as behind a
+    /// load balancer), and its GraphQL URL; None on SQLite.
+    pub async fn second_instance_url(&self) -> Option<String> {
+        let TestDatabase::Postgres {
+            maintenance_url,
+            name,
+        } = &self.database
+        else {
+            return None;
+        };
+        let (server_url, _) = maintenance_url.rsplit_once('/').unwrap();
+        let url = format!("{server_url}/{name}");
+        let mut config = Config::with_database(&url);
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        config.smtp_url = Some(format!("smtp://{}", self.smtp_addr));
+        let server = Server::start(&config)
+            .await
+            .expect("a second instance starts");
+        let http_url = format!("http://{}/graphql", server.addr);
+        self.more_instances.lock().unwrap().push(server);
+        Some(http_url)
     }
 
     pub fn statements(&self) -> u64 {

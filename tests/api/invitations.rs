@@ -317,7 +317,6 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
             .unwrap(),
         0
     );
-    app.stop_smtp();
 }
 
 const BULK: &str = "mutation($input: BulkInviteMembersInput!) { bulkInviteMembers(input: $input) {

@@ -104,10 +104,33 @@ pub struct SmtpServer {
     task: JoinHandle<()>,
 }
 
+/// A loopback port held for the SMTP server: bound but not listening, so
+/// connections to it are refused (the server is "down") and no other
+/// socket can take the port meanwhile.
+pub struct SmtpPort(socket2::Socket);
+
+impl SmtpPort {
+    pub fn reserve() -> SmtpPort {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        SmtpPort(socket)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.0.local_addr().unwrap().as_socket().unwrap()
+    }
+}
+
 impl SmtpServer {
-    /// Listens on `addr` (port 0 for any) and delivers into `mailbox`.
-    pub async fn start(addr: SocketAddr, mailbox: Mailbox) -> SmtpServer {
-        let listener = TcpListener::bind(addr).await.expect("SMTP listener binds");
+    /// Starts listening on the reserved port; delivers into `mailbox`.
+    pub async fn start(port: SmtpPort, mailbox: Mailbox) -> SmtpServer {
+        port.0.listen(128).unwrap();
+        let listener: std::net::TcpListener = port.0.into();
+        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(listener).unwrap();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 tokio::spawn(session(stream, mailbox.clone()));
@@ -115,8 +138,10 @@ impl SmtpServer {
         });
         SmtpServer { task }
     }
+}
 
-    pub fn stop(self) {
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
         self.task.abort();
     }
 }
