@@ -7,8 +7,8 @@ use futures_util::FutureExt;
 use serde::Serialize;
 
 use crate::auth;
+use crate::db::Db;
 use crate::db::schema::{memberships, users};
-use crate::db::{Conn, Db};
 use crate::domain::members::{NewMembership, count_members};
 use crate::domain::{DomainError, Role, now, organizations};
 use crate::with_conn;
@@ -123,25 +123,10 @@ pub async fn add_members(
             .collect();
         db.write(move |tx| {
             async move {
-                // diesel-async cannot batch-insert on SQLite; the sync
-                // connection inside the wrapper can, in one statement.
-                let ids: Vec<i64> = match tx {
-                    Conn::Postgres(c) => {
-                        let insert = diesel::insert_into(users::table)
-                            .values(new_users)
-                            .returning(users::id);
-                        insert.get_results(*c).await?
-                    }
-                    Conn::Sqlite(c, _) => {
-                        c.spawn_blocking(move |c| {
-                            let insert = diesel::insert_into(users::table)
-                                .values(new_users)
-                                .returning(users::id);
-                            diesel::RunQueryDsl::get_results(insert, c)
-                        })
-                        .await?
-                    }
-                };
+                let ids: Vec<i64> =
+                    crate::insert_all!(tx, users::table, new_users, returning users::id)?;
+                // Roles pair with ids in returned order: whatever that order,
+                // the chunk gets the roles it asked for, which is all seeding needs.
                 let new_memberships: Vec<NewMembership> = ids
                     .iter()
                     .zip(&roles)
@@ -152,22 +137,7 @@ pub async fn add_members(
                         joined_at: created_at,
                     })
                     .collect();
-                match tx {
-                    Conn::Postgres(c) => {
-                        diesel::insert_into(memberships::table)
-                            .values(new_memberships)
-                            .execute(*c)
-                            .await?;
-                    }
-                    Conn::Sqlite(c, _) => {
-                        c.spawn_blocking(move |c| {
-                            let insert =
-                                diesel::insert_into(memberships::table).values(new_memberships);
-                            diesel::RunQueryDsl::execute(insert, c)
-                        })
-                        .await?;
-                    }
-                }
+                crate::insert_all!(tx, memberships::table, new_memberships)?;
                 let per_role: Vec<(Role, i32)> = roles.iter().map(|role| (*role, 1)).collect();
                 count_members(tx, organization_id, &per_role).await
             }

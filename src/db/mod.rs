@@ -62,6 +62,55 @@ macro_rules! with_conn {
     };
 }
 
+/// Inserts owned rows in one multi-row statement on either backend, as
+/// `get_results` with `returning $columns`, or `execute` without.
+/// diesel-async cannot batch-insert on SQLite; the sync connection inside
+/// the wrapper can, so that arm runs there.
+#[macro_export]
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr, returning $columns:expr) => {
+        match &mut *$conn {
+            $crate::db::Conn::Postgres(c) => {
+                diesel_async::RunQueryDsl::get_results(
+                    diesel::insert_into($table)
+                        .values($rows)
+                        .returning($columns),
+                    &mut **c,
+                )
+                .await
+            }
+            $crate::db::Conn::Sqlite(c, _) => {
+                let rows = $rows;
+                c.spawn_blocking(move |c| {
+                    diesel::RunQueryDsl::get_results(
+                        diesel::insert_into($table).values(rows).returning($columns),
+                        c,
+                    )
+                })
+                .await
+            }
+        }
+    };
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match &mut *$conn {
+            $crate::db::Conn::Postgres(c) => {
+                diesel_async::RunQueryDsl::execute(
+                    diesel::insert_into($table).values($rows),
+                    &mut **c,
+                )
+                .await
+            }
+            $crate::db::Conn::Sqlite(c, _) => {
+                let rows = $rows;
+                c.spawn_blocking(move |c| {
+                    diesel::RunQueryDsl::execute(diesel::insert_into($table).values(rows), c)
+                })
+                .await
+            }
+        }
+    };
+}
+
 // Lives for one unit of work, on the stack of the task that runs it.
 #[allow(clippy::large_enum_variant)]
 enum Pooled {

@@ -89,9 +89,11 @@ pub async fn bulk_invite(
                 return Ok(report);
             }
             let letter = Letter::load(tx, organization_id, actor_id).await?;
-            for row in report.rows.iter_mut() {
-                let Some((email, role)) = row.valid.clone() else { continue };
-                let (invitation, sent) = invitations::issue(tx, &settings, &letter, &email, role).await?;
+            let people: Vec<(String, Role)> = report.rows.iter().filter_map(|row| row.valid.clone()).collect();
+            let issued = invitations::issue(tx, &settings, &letter, &people).await?;
+            // Issued in the order of the valid rows.
+            let valid_rows = report.rows.iter_mut().filter(|row| row.valid.is_some());
+            for (row, (invitation, sent)) in valid_rows.zip(issued) {
                 row.status = if sent == Sent::Invited { RowStatus::Invited } else { RowStatus::Reinvited };
                 report.invitations.push(invitation);
             }

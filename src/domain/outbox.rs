@@ -24,11 +24,11 @@ pub struct OutgoingMail {
 
 #[derive(Insertable)]
 #[diesel(table_name = email_outbox)]
-struct NewMail<'a> {
-    recipient: &'a str,
-    subject: &'a str,
-    text_body: &'a str,
-    html_body: &'a str,
+struct NewMail {
+    recipient: String,
+    subject: String,
+    text_body: String,
+    html_body: String,
     created_at: NaiveDateTime,
     next_attempt_at: NaiveDateTime,
 }
@@ -46,21 +46,24 @@ pub struct QueuedMail {
     pub attempts: i32,
 }
 
-/// Queues messages in the caller's transaction.
-pub async fn enqueue(tx: &mut Conn<'_>, mails: &[OutgoingMail]) -> Result<(), DomainError> {
+/// Queues messages in the caller's transaction, in one statement.
+pub async fn enqueue(tx: &mut Conn<'_>, mails: Vec<OutgoingMail>) -> Result<(), DomainError> {
+    if mails.is_empty() {
+        return Ok(());
+    }
     let created_at = now();
-    for mail in mails {
-        let row = NewMail {
-            recipient: &mail.recipient,
-            subject: &mail.subject,
-            text_body: &mail.text_body,
-            html_body: &mail.html_body,
+    let rows: Vec<NewMail> = mails
+        .into_iter()
+        .map(|mail| NewMail {
+            recipient: mail.recipient,
+            subject: mail.subject,
+            text_body: mail.text_body,
+            html_body: mail.html_body,
             created_at,
             next_attempt_at: created_at,
-        };
-        let insert = diesel::insert_into(email_outbox::table).values(&row);
-        with_conn!(tx, |c| insert.execute(c).await)?;
-    }
+        })
+        .collect();
+    crate::insert_all!(tx, email_outbox::table, rows)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::context;
 use super::ids::{self, Kind};
+use crate::db::{BoxedWork, boxed_work};
 use crate::domain::members::{
     self, MemberFilter, MemberOrderField as DomainOrderField, Membership,
 };
@@ -92,9 +93,22 @@ impl From<MemberOrder> for members::MemberOrder {
     }
 }
 
-/// Whether the client asked for a connection's totalCount (which may cost a count).
-fn wants_total(ctx: &Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
+/// Reads one page of a connection and, only if the client selected
+/// totalCount (which may cost a count), its total, on one connection.
+async fn page_and_total<T: Send + 'static>(
+    ctx: &Context<'_>,
+    page: BoxedWork<Page<T>>,
+    total: BoxedWork<i64>,
+) -> Result<(Page<T>, i64)> {
+    let wants_total = ctx.look_ahead().field("totalCount").exists();
+    let read = context(ctx).db.read(move |c| {
+        Box::pin(async move {
+            let page = page(c).await?;
+            let total = if wants_total { total(c).await? } else { 0 };
+            Ok((page, total))
+        })
+    });
+    Ok(read.await?)
 }
 
 pub fn timestamp(at: chrono::NaiveDateTime) -> DateTime<Utc> {
@@ -419,25 +433,20 @@ impl Organization {
             last,
             before,
         };
-        let wants_total = wants_total(ctx);
-        let organization = self.organization.clone();
-        let state = context(ctx);
-        let (page, total) = state
-            .db
-            .read(move |c| {
+        let (organization, counted) = (self.organization.clone(), filter.clone());
+        let (page, total) = page_and_total(
+            ctx,
+            boxed_work(move |c| {
                 Box::pin(async move {
-                    let page =
-                        members::list(c, organization.id, &filter, order, &page_args).await?;
-                    let total = if wants_total {
-                        members::count(c, &organization, &filter).await?
-                    } else {
-                        0
-                    };
-                    Ok((page, total))
+                    members::list(c, organization.id, &filter, order, &page_args).await
                 })
-            })
-            .await?;
-        state
+            }),
+            boxed_work(move |c| {
+                Box::pin(async move { members::count(c, &organization, &counted).await })
+            }),
+        )
+        .await?;
+        context(ctx)
             .loaders
             .users
             .feed_many(
@@ -478,22 +487,15 @@ impl Organization {
             last: None,
             before: None,
         };
-        let wants_total = wants_total(ctx);
         let organization_id = self.organization.id;
-        let (page, total) = context(ctx)
-            .db
-            .read(move |c| {
-                Box::pin(async move {
-                    let page = audit::list(c, organization_id, &page_args).await?;
-                    let total = if wants_total {
-                        audit::count(c, organization_id).await?
-                    } else {
-                        0
-                    };
-                    Ok((page, total))
-                })
-            })
-            .await?;
+        let (page, total) = page_and_total(
+            ctx,
+            boxed_work(move |c| {
+                Box::pin(async move { audit::list(c, organization_id, &page_args).await })
+            }),
+            boxed_work(move |c| Box::pin(audit::count(c, organization_id))),
+        )
+        .await?;
         Ok(Connection::new(page.map(AuditEvent), total))
     }
 
@@ -514,23 +516,18 @@ impl Organization {
             last,
             before,
         };
-        let wants_total = wants_total(ctx);
         let organization_id = self.organization.id;
         let status = status.map(Into::into);
-        let (page, total) = context(ctx)
-            .db
-            .read(move |c| {
-                Box::pin(async move {
-                    let page = invitations::list(c, organization_id, status, &page_args).await?;
-                    let total = if wants_total {
-                        invitations::count(c, organization_id, status).await?
-                    } else {
-                        0
-                    };
-                    Ok((page, total))
-                })
-            })
-            .await?;
+        let (page, total) = page_and_total(
+            ctx,
+            boxed_work(move |c| {
+                Box::pin(
+                    async move { invitations::list(c, organization_id, status, &page_args).await },
+                )
+            }),
+            boxed_work(move |c| Box::pin(invitations::count(c, organization_id, status))),
+        )
+        .await?;
         Ok(Connection::new(page.map(Invitation), total))
     }
 
@@ -629,22 +626,15 @@ impl Viewer {
             last,
             before,
         };
-        let wants_total = wants_total(ctx);
         let user_id = self.user_id;
-        let (page, total) = context(ctx)
-            .db
-            .read(move |c| {
-                Box::pin(async move {
-                    let page = members::of_user(c, user_id, &page_args).await?;
-                    let total = if wants_total {
-                        members::count_of_user(c, user_id).await?
-                    } else {
-                        0
-                    };
-                    Ok((page, total))
-                })
-            })
-            .await?;
+        let (page, total) = page_and_total(
+            ctx,
+            boxed_work(move |c| {
+                Box::pin(async move { members::of_user(c, user_id, &page_args).await })
+            }),
+            boxed_work(move |c| Box::pin(members::count_of_user(c, user_id))),
+        )
+        .await?;
         let viewer_memberships = &context(ctx).loaders.viewer_memberships;
         viewer_memberships
             .feed_many(
