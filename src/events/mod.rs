@@ -27,7 +27,8 @@ pub const CAPACITY: usize = 4096;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum BusEvent {
-    Membership(MembershipEvent),
+    /// Shared, not copied, by every subscription that sends it.
+    Membership(Arc<MembershipEvent>),
     /// A session ended (log-out): its live connections close.
     SessionEnded {
         session_id: i64,
@@ -86,7 +87,7 @@ pub async fn stage(tx: &mut Conn<'_>, event: impl Into<BusEvent>) -> Result<(), 
 
 impl From<MembershipEvent> for BusEvent {
     fn from(event: MembershipEvent) -> Self {
-        BusEvent::Membership(event)
+        BusEvent::Membership(Arc::new(event))
     }
 }
 

@@ -113,7 +113,7 @@ fn events(
                     let BusEvent::Membership(event) = &*event else {
                         continue;
                     };
-                    let event = Arc::new(event.clone());
+                    let event = event.clone();
                     let (event, end) = match step(&event) {
                         Step::Skip => continue,
                         Step::Send(event) => (event, false),
