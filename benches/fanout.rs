@@ -93,6 +93,19 @@ async fn start_server() -> ServerProcess {
     panic!("the server did not become ready");
 }
 
+/// CPU time the process has used, user and system.
+fn cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -206,6 +219,7 @@ async fn run(n: usize) {
     let idle = rss_kib(pid);
 
     let mut latencies = Vec::with_capacity(n * ROUNDS);
+    let cpu_before = cpu(pid);
     let roles = ["MANAGER", "MEMBER"];
     for round in 0..ROUNDS {
         let change = "mutation($m: ID!, $role: AssignableRole!) { updateMemberRole(input: {memberId: $m, role: $role}) { member { role } } }";
@@ -226,16 +240,18 @@ async fn run(n: usize) {
             latencies.push(at - sent);
         }
     }
+    let server_cpu = (cpu(pid) - cpu_before) / ROUNDS as u32;
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
     let per_connection = idle.saturating_sub(before) as f64 / n as f64;
     println!(
-        "{n:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.1}",
+        "{n:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.1} {:>16.1}",
         ms(at(0.5)),
         ms(at(0.99)),
         ms(*latencies.last().unwrap()),
-        per_connection
+        per_connection,
+        ms(server_cpu)
     );
     for client in clients {
         client.abort();

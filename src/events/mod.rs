@@ -30,9 +30,7 @@ pub enum BusEvent {
     /// Shared, not copied, by every subscription that sends it.
     Membership(Arc<MembershipEvent>),
     /// A session ended (log-out): its live connections close.
-    SessionEnded {
-        session_id: i64,
-    },
+    SessionEnded { session_id: i64 },
 }
 
 #[derive(Clone)]
