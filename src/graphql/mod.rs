@@ -27,9 +27,13 @@ pub use subscription::Subscription;
 
 pub type OrgSchema = Schema<Query, Mutation, Subscription>;
 
-/// Every mutation: accounts, organizations and members, and invitations.
+/// Every mutation: accounts, organizations and their members, invitations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::AccountMutation, invitations::InvitationMutation);
+pub struct Mutation(
+    mutation::AccountMutation,
+    mutation::OrganizationMutation,
+    invitations::InvitationMutation,
+);
 
 /// What the server shares with every request.
 #[derive(Clone)]

@@ -178,6 +178,7 @@ async fn organization_payload(
     })
 }
 
+/// Accounts and sessions.
 #[derive(Default)]
 pub struct AccountMutation;
 
@@ -219,7 +220,15 @@ impl AccountMutation {
         auth::log_out(&context(ctx).db, require_viewer(ctx)?).await?;
         Ok(true)
     }
+}
 
+/// Organizations and their members: creation, settings, billing, roles,
+/// removal, credits, seats and ownership.
+#[derive(Default)]
+pub struct OrganizationMutation;
+
+#[Object]
+impl OrganizationMutation {
     /// The caller becomes the OWNER.
     async fn create_organization(
         &self,

@@ -246,6 +246,17 @@ impl Drop for TestApp {
     }
 }
 
+/// An owner and Ada, a member, in one organization "Acme": the two clients,
+/// the organization's ID and Ada's member ID.
+pub async fn owner_and_ada(app: &TestApp) -> (Client, Client, String, String) {
+    let owner = app.sign_up("owner@example.com").await;
+    let org = owner.create_org("Acme").await;
+    let ada = app.sign_up("ada@example.com").await;
+    app.join(&org, &ada, Role::Member).await;
+    let ada_member = owner.member_id(&org, &ada).await;
+    (owner, ada, org, ada_member)
+}
+
 /// The database id inside a global ID ("Type:id", base64url).
 fn db_id(global: &str) -> i64 {
     use base64::Engine;

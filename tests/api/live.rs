@@ -3,20 +3,11 @@ use std::time::Duration;
 use orgql::domain::Role;
 use serde_json::{Value, json};
 
-use crate::common::{Client, TestApp};
+use crate::common::{TestApp, owner_and_ada};
 use crate::ws::WsClient;
 
 const MINE: &str = "subscription { viewerMembershipChanged { kind organizationId userId role previousRole permissions member { role credits seat } actor { email } at } }";
 const ORGANIZATION: &str = "subscription($org: ID!) { organizationMembershipChanged(organizationId: $org) { kind role previousRole userId member { credits seat } } }";
-
-async fn owner_and_ada(app: &TestApp) -> (Client, Client, String, String) {
-    let owner = app.sign_up("owner@example.com").await;
-    let org = owner.create_org("Acme").await;
-    let ada = app.sign_up("ada@example.com").await;
-    app.join(&org, &ada, Role::Member).await;
-    let ada_member = owner.member_id(&org, &ada).await;
-    (owner, ada, org, ada_member)
-}
 
 fn event(payload: &Value, field: &str) -> Value {
     assert!(payload.get("errors").is_none(), "{payload}");

@@ -1,7 +1,7 @@
 use orgql::domain::Role;
 use serde_json::{Value, json};
 
-use crate::common::{Client, TestApp};
+use crate::common::{Client, TestApp, owner_and_ada};
 
 const ADD_CREDITS: &str = "mutation($org: ID!, $n: Int!) { addCredits(input: {organizationId: $org, amount: $n}) { organization { creditPool { available distributed total } } } }";
 const DISTRIBUTE: &str = "mutation($m: ID!, $n: Int!) { distributeCredits(input: {memberId: $m, amount: $n}) { member { credits } creditPool { available distributed total } } }";
@@ -11,16 +11,6 @@ const ASSIGN_SEAT: &str = "mutation($m: ID!, $seat: SeatTier!) { assignSeat(inpu
 const REMOVE: &str = "mutation($m: ID!) { removeMember(input: {memberId: $m}) { removedMemberId removedUserId creditsReturned seatReleased organization { viewerRole creditPool { available distributed total } seats { pro { assigned } } members { totalCount } } } }";
 const ORG: &str = "query($org: ID!) { organization(id: $org) { name viewerRole viewerPermissions owner { user { email } } } }";
 const AUDIT: &str = "query($org: ID!, $first: Int, $after: String) { organization(id: $org) { auditLog(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id action targetEmail details actor { email } at } } } }";
-
-/// An owner and Ada, a member, in one organization.
-async fn owner_and_ada(app: &TestApp) -> (Client, Client, String, String) {
-    let owner = app.sign_up("owner@example.com").await;
-    let org = owner.create_org("Acme").await;
-    let ada = app.sign_up("ada@example.com").await;
-    app.join(&org, &ada, Role::Member).await;
-    let ada_member = owner.member_id(&org, &ada).await;
-    (owner, ada, org, ada_member)
-}
 
 fn pool(available: i64, distributed: i64) -> Value {
     json!({ "available": available, "distributed": distributed, "total": available + distributed })
