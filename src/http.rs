@@ -52,21 +52,26 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Response> {
         if request.method() == axum::http::Method::GET {
-            let query = request.uri().query().unwrap_or_default();
-            return async_graphql::http::parse_query_string(query)
-                .map(GraphQLRequest)
-                .map_err(|e| {
-                    bad_request(
-                        StatusCode::BAD_REQUEST,
-                        format!("invalid GraphQL query string: {e}"),
-                    )
-                });
+            let request = query_string_request(request.uri())?;
+            // GET must be safe: a link or an <img> must not change anything.
+            if changes_state(&request) {
+                let mut refused = bad_request(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "mutations and subscriptions are not run over GET: POST them".into(),
+                );
+                refused
+                    .headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+                return Err(refused);
+            }
+            return Ok(GraphQLRequest(request));
         }
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        refuse_cross_site(content_type.as_deref(), request.headers())?;
         let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| {
@@ -100,6 +105,90 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
         })
     }
 }
+
+/// The GraphQL-over-HTTP GET parameters (async-graphql's own parser
+/// expects `operation_name`, not the spec's `operationName`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParameters {
+    #[serde(default)]
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+fn query_string_request(uri: &axum::http::Uri) -> Result<async_graphql::Request, Response> {
+    let invalid = |e: String| {
+        bad_request(
+            StatusCode::BAD_REQUEST,
+            format!("invalid GraphQL query string: {e}"),
+        )
+    };
+    let axum::extract::Query(parameters) = axum::extract::Query::<GetParameters>::try_from_uri(uri)
+        .map_err(|e| invalid(e.body_text()))?;
+    let mut request = async_graphql::Request::new(parameters.query);
+    if let Some(name) = parameters.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = parameters.variables {
+        let variables =
+            serde_json::from_str(&variables).map_err(|e| invalid(format!("variables: {e}")))?;
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    Ok(request)
+}
+
+/// Whether the operation the request would run is a mutation or a
+/// subscription. A request that does not parse is left to execution, which
+/// reports why.
+fn changes_state(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let kinds: Vec<OperationType> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![operation.node.ty],
+        DocumentOperations::Multiple(operations) => match &request.operation_name {
+            Some(name) => operations
+                .get(name.as_str())
+                .map(|o| o.node.ty)
+                .into_iter()
+                .collect(),
+            None => operations.values().map(|o| o.node.ty).collect(),
+        },
+    };
+    kinds.iter().any(|kind| *kind != OperationType::Query)
+}
+
+/// Cross-site request forgery: a browser sends a form post or text/plain
+/// body to another site without asking it first, so only JSON bodies, and
+/// multipart ones that carry a header no form can set, are accepted.
+fn refuse_cross_site(content_type: Option<&str>, headers: &HeaderMap) -> Result<(), Response> {
+    let essence = content_type
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "application/graphql-response+json" => Ok(()),
+        "multipart/form-data" if PREFLIGHT_HEADERS.iter().any(|h| headers.contains_key(*h)) => {
+            Ok(())
+        }
+        "multipart/form-data" => Err(bad_request(
+            StatusCode::BAD_REQUEST,
+            "a multipart request needs a GraphQL-Preflight header (any value)".into(),
+        )),
+        _ => Err(bad_request(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send GraphQL as Content-Type: application/json (or a multipart upload)".into(),
+        )),
+    }
+}
+
+/// Headers a cross-site form cannot send; any of them marks a deliberate client.
+const PREFLIGHT_HEADERS: [&str; 2] = ["graphql-preflight", "apollo-require-preflight"];
 
 fn bad_request(status: StatusCode, message: String) -> Response {
     let code = if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -15,4 +15,5 @@ mod members;
 mod schema;
 mod smtp;
 mod transactions;
+mod transport;
 mod ws;
