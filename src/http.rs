@@ -48,21 +48,17 @@ impl GraphQLRequest {
 }
 
 impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
-    type Rejection = Response;
+    type Rejection = Refusal;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Response> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Refusal> {
         if request.method() == axum::http::Method::GET {
             let request = query_string_request(request.uri())?;
             // GET must be safe: a link or an <img> must not change anything.
             if changes_state(&request) {
-                let mut refused = bad_request(
+                return Err(bad_request(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "mutations and subscriptions are not run over GET: POST them".into(),
-                );
-                refused
-                    .headers_mut()
-                    .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-                return Err(refused);
+                ));
             }
             return Ok(GraphQLRequest(request));
         }
@@ -117,7 +113,7 @@ struct GetParameters {
     variables: Option<String>,
 }
 
-fn query_string_request(uri: &axum::http::Uri) -> Result<async_graphql::Request, Response> {
+fn query_string_request(uri: &axum::http::Uri) -> Result<async_graphql::Request, Refusal> {
     let invalid = |e: String| {
         bad_request(
             StatusCode::BAD_REQUEST,
@@ -163,7 +159,7 @@ fn changes_state(request: &async_graphql::Request) -> bool {
 /// Cross-site request forgery: a browser sends a form post or text/plain
 /// body to another site without asking it first, so only JSON bodies, and
 /// multipart ones that carry a header no form can set, are accepted.
-fn refuse_cross_site(content_type: Option<&str>, headers: &HeaderMap) -> Result<(), Response> {
+fn refuse_cross_site(content_type: Option<&str>, headers: &HeaderMap) -> Result<(), Refusal> {
     let essence = content_type
         .unwrap_or_default()
         .split(';')
@@ -190,14 +186,33 @@ fn refuse_cross_site(content_type: Option<&str>, headers: &HeaderMap) -> Result<
 /// Headers a cross-site form cannot send; any of them marks a deliberate client.
 const PREFLIGHT_HEADERS: [&str; 2] = ["graphql-preflight", "apollo-require-preflight"];
 
-fn bad_request(status: StatusCode, message: String) -> Response {
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "LIMIT_EXCEEDED"
-    } else {
-        "BAD_USER_INPUT"
-    };
-    let error = async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code));
-    graphql_error(status, error.into_server_error(Default::default()))
+/// A request refused before it reaches the schema: an HTTP status and a
+/// GraphQL error that says why.
+pub struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+fn bad_request(status: StatusCode, message: String) -> Refusal {
+    Refusal { status, message }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let code = if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            "LIMIT_EXCEEDED"
+        } else {
+            "BAD_USER_INPUT"
+        };
+        let error = async_graphql::Error::new(self.message).extend_with(|_, e| e.set("code", code));
+        let mut response = graphql_error(self.status, error.into_server_error(Default::default()));
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        }
+        response
+    }
 }
 
 /// Browsers get GraphiQL; other clients run the query (GraphQL over HTTP).
