@@ -1,6 +1,4 @@
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
-
-use async_graphql::ID;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::ids::{self, Kind};
 use super::types::{AssignableRole, CreditPool, Member, Organization, SeatTier, User};
@@ -9,7 +7,7 @@ use crate::auth::{self, SignUp, SignedIn};
 use crate::domain::removal::{self, Removal};
 use crate::domain::{self, DomainError, credits, members, organizations, role_changes, seats};
 
-/// Answers a move of credits, and announces it.
+/// Answers a move of credits (its event was staged in its transaction).
 fn credits_payload(ctx: &Context<'_>, moved: credits::CreditMove) -> Result<CreditsPayload> {
     let state = context(ctx);
     state.loaders.forget_all();
@@ -157,7 +155,7 @@ fn actor<'a>(ctx: &Context<'a>) -> Result<(i64, &'a RequestContext)> {
     Ok((require_viewer(ctx)?.user_id, context(ctx)))
 }
 
-/// Answers a mutation that removed a membership, and announces it.
+/// Answers a mutation that removed a membership.
 async fn removal_payload(ctx: &Context<'_>, removal: Removal) -> Result<RemoveMemberPayload> {
     Ok(RemoveMemberPayload {
         removed_member_id: ids::encode(Kind::Member, removal.member.id),
