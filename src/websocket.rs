@@ -19,7 +19,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::{self, Viewer};
-use crate::events::BusEvent;
 use crate::graphql::{OrgSchema, RequestContext, Services};
 use crate::http::AppState;
 
@@ -116,7 +115,7 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
-        let mut bus = self.services.db.events().subscribe();
+        let mut ended_sessions = self.services.db.events().ended_sessions();
         let init_deadline = tokio::time::sleep(self.init_timeout);
         tokio::pin!(init_deadline);
         let session_end = tokio::time::sleep(Duration::MAX / 4);
@@ -146,14 +145,11 @@ impl Connection {
                     Protocol::TransportWs => json!({ "type": "ping" }).to_string(),
                     Protocol::Legacy => json!({ "type": "ka" }).to_string(),
                 }]),
-                event = bus.recv() => match event {
-                    Ok(event) => match (&*event, self.viewer) {
-                        (BusEvent::SessionEnded { session_id }, Some(viewer)) if *session_id == viewer.session_id => {
-                            Err(Close(4403, "Forbidden: the session has ended"))
-                        }
-                        _ => Ok(Vec::new()),
-                    },
-                    Err(RecvError::Lagged(_)) => Ok(Vec::new()),
+                ended = ended_sessions.recv() => match ended {
+                    Ok(session_id) if self.viewer.is_some_and(|v| v.session_id == session_id) => {
+                        Err(Close(4403, "Forbidden: the session has ended"))
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => Ok(Vec::new()),
                     Err(RecvError::Closed) => break None,
                 },
             };

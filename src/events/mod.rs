@@ -33,15 +33,20 @@ pub enum BusEvent {
     SessionEnded { session_id: i64 },
 }
 
+/// Membership events and session ends travel apart: every live connection
+/// watches for the end of its session, and should not wake for every
+/// membership event to do so.
 #[derive(Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<Arc<BusEvent>>,
+    memberships: broadcast::Sender<Arc<MembershipEvent>>,
+    ended_sessions: broadcast::Sender<i64>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         EventBus {
-            sender: broadcast::channel(CAPACITY).0,
+            memberships: broadcast::channel(CAPACITY).0,
+            ended_sessions: broadcast::channel(CAPACITY).0,
         }
     }
 }
@@ -50,12 +55,21 @@ impl EventBus {
     /// Hands committed events to this process's subscribers (none is fine).
     pub fn deliver(&self, events: impl IntoIterator<Item = BusEvent>) {
         for event in events {
-            let _ = self.sender.send(Arc::new(event));
+            // Sending fails only when nobody listens, which is fine.
+            match event {
+                BusEvent::Membership(event) => drop(self.memberships.send(event)),
+                BusEvent::SessionEnded { session_id } => drop(self.ended_sessions.send(session_id)),
+            }
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
-        self.sender.subscribe()
+    pub fn membership_events(&self) -> broadcast::Receiver<Arc<MembershipEvent>> {
+        self.memberships.subscribe()
+    }
+
+    /// The ids of sessions that end (log-out).
+    pub fn ended_sessions(&self) -> broadcast::Receiver<i64> {
+        self.ended_sessions.subscribe()
     }
 }
 
@@ -112,11 +126,14 @@ mod tests {
     async fn subscribers_receive_what_is_delivered_after_they_subscribe() {
         let bus = EventBus::default();
         bus.deliver([MembershipEvent::about(MembershipEventKind::Joined, &member(), 3).into()]);
-        let mut receiver = bus.subscribe();
-        bus.deliver([MembershipEvent::removed(&member(), 9).into()]);
-        let BusEvent::Membership(event) = &*receiver.recv().await.unwrap() else {
-            panic!("a membership event")
-        };
+        let mut receiver = bus.membership_events();
+        let mut sessions = bus.ended_sessions();
+        bus.deliver([
+            MembershipEvent::removed(&member(), 9).into(),
+            BusEvent::SessionEnded { session_id: 5 },
+        ]);
+        let event = receiver.recv().await.unwrap();
+        assert_eq!(sessions.recv().await.unwrap(), 5);
         assert_eq!(event.kind, MembershipEventKind::Removed);
         assert_eq!(event.actor_id, Some(9));
         assert!(event.permissions().is_empty());

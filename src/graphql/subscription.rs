@@ -15,7 +15,6 @@ use super::types::{Member, Organization, Permission, Role, User, timestamp};
 use super::{context, require_viewer};
 use crate::domain::events::MembershipEvent as DomainEvent;
 use crate::domain::{DomainError, Permission as DomainPermission, members};
-use crate::events::BusEvent;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::domain::events::MembershipEventKind")]
@@ -89,7 +88,7 @@ fn events(
     step: impl FnMut(&Arc<DomainEvent>) -> Step + Send + 'static,
 ) -> impl Stream<Item = Result<MembershipEvent>> + 'static {
     let state = context(ctx);
-    let receiver = state.db.events().subscribe();
+    let receiver = state.db.events().membership_events();
     let loaders: Arc<Loaders> = state.loaders.clone();
     unfold(
         (receiver, step, false),
@@ -110,10 +109,6 @@ fn events(
                             return Some((Err(error.into()), (receiver, step, true)));
                         }
                     };
-                    let BusEvent::Membership(event) = &*event else {
-                        continue;
-                    };
-                    let event = event.clone();
                     let (event, end) = match step(&event) {
                         Step::Skip => continue,
                         Step::Send(event) => (event, false),
