@@ -18,15 +18,12 @@ const RUNS: usize = 30;
 async fn main() {
     let sqlite = std::env::temp_dir().join(format!("orgql-bench-{}.db", std::process::id()));
     let mut backends = vec![("SQLite", sqlite.display().to_string())];
-    if let Ok(server) = std::env::var("BENCH_POSTGRES_URL") {
-        backends.push((
-            "PostgreSQL",
-            format!(
-                "{}/orgql_bench_{}",
-                server.trim_end_matches('/'),
-                std::process::id()
-            ),
-        ));
+    let postgres = std::env::var("BENCH_POSTGRES_URL")
+        .ok()
+        .map(|server| server.trim_end_matches('/').to_owned());
+    let bench_database = format!("orgql_bench_{}", std::process::id());
+    if let Some(server) = &postgres {
+        backends.push(("PostgreSQL", format!("{server}/{bench_database}")));
     }
     println!("100-row bulk invitation, {RUNS} runs each (ms)");
     println!(
@@ -49,6 +46,17 @@ async fn main() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", sqlite.display()));
     }
+    if let Some(server) = postgres {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+        let mut conn = AsyncPgConnection::establish(&format!("{server}/postgres"))
+            .await
+            .expect("maintenance connection");
+        conn.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{bench_database}\" WITH (FORCE)"
+        ))
+        .await
+        .unwrap();
+    }
 }
 
 async fn measure(database_url: &str) -> Vec<Duration> {
@@ -57,7 +65,7 @@ async fn measure(database_url: &str) -> Vec<Duration> {
     // Mail waits in the outbox: delivery is not what is measured.
     config.smtp_url = Some("smtp://127.0.0.1:9".into());
     config.mail_retry_max = Duration::from_secs(3600);
-    let server = Server::start(&config).await.expect("server starts");
+    let mut server = Server::start(&config).await.expect("server starts");
     let url = format!("http://{}/graphql", server.addr);
     let http = reqwest::Client::new();
     let call = |token: Option<String>, query: &str, variables: Value| {
@@ -104,6 +112,7 @@ async fn measure(database_url: &str) -> Vec<Duration> {
         times.push(started.elapsed());
         assert_eq!(data["bulkInviteMembers"]["invitedCount"], 100);
     }
+    server.stop().await.unwrap();
     times.sort();
     times
 }
