@@ -37,10 +37,15 @@ pub struct AuditEvent {
     pub created_at: NaiveDateTime,
 }
 
-/// Who a change was about: a member (by user) or just an address.
+/// Who a change was about: a member, a user, or just an address.
 pub enum Target<'a> {
     Nobody,
-    User { id: i64, email: &'a str },
+    /// The member's user; the audit row names them by email.
+    Member(&'a Membership),
+    User {
+        id: i64,
+        email: &'a str,
+    },
     Email(&'a str),
 }
 
@@ -56,15 +61,16 @@ pub async fn record(
 ) -> Result<(), DomainError> {
     let (target_user_id, target_email) = match target {
         Target::Nobody => (None, None),
-        Target::User { id, email } => (Some(id), Some(email)),
-        Target::Email(email) => (None, Some(email)),
+        Target::Member(member) => (Some(member.user_id), Some(member_email(tx, member).await?)),
+        Target::User { id, email } => (Some(id), Some(email.to_owned())),
+        Target::Email(email) => (None, Some(email.to_owned())),
     };
     let entry = NewAuditEvent {
         organization_id,
         actor_id: Some(actor_id),
         action,
         target_user_id,
-        target_email,
+        target_email: target_email.as_deref(),
         details: (!details.is_null()).then(|| details.to_string()),
         created_at: super::now(),
     };
@@ -74,7 +80,7 @@ pub async fn record(
 }
 
 /// The email of a member's user, for the audit row that names them.
-pub async fn member_email(tx: &mut Conn<'_>, member: &Membership) -> Result<String, DomainError> {
+async fn member_email(tx: &mut Conn<'_>, member: &Membership) -> Result<String, DomainError> {
     let query = users::table.find(member.user_id).select(users::email);
     Ok(with_conn!(tx, |c| query.first(c).await)?)
 }

@@ -226,17 +226,12 @@ async fn transfer(
             )
             .await?;
             let member = members::lock(tx, member_id).await?;
-            let email = audit::member_email(tx, &member).await?;
-            let target = Target::User {
-                id: member.user_id,
-                email: &email,
-            };
             audit::record(
                 tx,
                 organization_id,
                 actor_id,
                 action,
-                target,
+                Target::Member(&member),
                 json!({ "amount": amount, "balance": member.credits }),
             )
             .await?;

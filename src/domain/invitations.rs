@@ -54,6 +54,12 @@ pub struct Invitation {
 }
 
 impl Invitation {
+    /// Not yet accepted nor revoked: it may be resent or revoked (an expired
+    /// one too).
+    pub fn is_open(&self) -> bool {
+        self.stored_status == "PENDING"
+    }
+
     /// EXPIRED is a pending invitation past its expiry.
     pub fn status(&self) -> InvitationStatus {
         match self.stored_status.as_str() {
@@ -287,10 +293,7 @@ pub async fn resend(
     db.write(move |tx| {
         async move {
             let invitation = manageable(tx, invitation_id, actor_id).await?;
-            if !matches!(
-                invitation.status(),
-                InvitationStatus::Pending | InvitationStatus::Expired
-            ) {
+            if !invitation.is_open() {
                 return Err(DomainError::Conflict(
                     "only a pending or expired invitation can be resent".into(),
                 ));
@@ -320,10 +323,7 @@ pub async fn revoke(db: &Db, actor_id: i64, invitation_id: i64) -> Result<Invita
     db.write(move |tx| {
         async move {
             let invitation = manageable(tx, invitation_id, actor_id).await?;
-            if !matches!(
-                invitation.status(),
-                InvitationStatus::Pending | InvitationStatus::Expired
-            ) {
+            if !invitation.is_open() {
                 return Err(DomainError::Conflict(
                     "only a pending invitation can be revoked".into(),
                 ));

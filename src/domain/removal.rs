@@ -68,7 +68,6 @@ async fn end_membership(
     action: &str,
 ) -> Result<Removal, DomainError> {
     let organization_id = member.organization_id;
-    let email = audit::member_email(tx, &member).await?;
     let delete = diesel::delete(memberships::table.find(member.id));
     with_conn!(tx, |c| delete.execute(c).await)?;
     if member.credits > 0 {
@@ -89,12 +88,16 @@ async fn end_membership(
     }
     seats::release(tx, organization_id, member.seat).await?;
     count_members(tx, organization_id, &[(member.role, -1)]).await?;
-    let target = Target::User {
-        id: member.user_id,
-        email: &email,
-    };
     let details = json!({ "role": member.role.as_str(), "creditsReturned": member.credits, "seatReleased": member.seat.as_str() });
-    audit::record(tx, organization_id, actor_id, action, target, details).await?;
+    audit::record(
+        tx,
+        organization_id,
+        actor_id,
+        action,
+        Target::Member(&member),
+        details,
+    )
+    .await?;
     let organization = organizations::by_id(tx, organization_id)
         .await?
         .ok_or(DomainError::NotFound("organization"))?;

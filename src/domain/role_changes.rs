@@ -40,18 +40,13 @@ pub async fn update_role(
                 return Ok(member);
             }
             let changed = set_role(tx, &member, role).await?;
-            let email = audit::member_email(tx, &changed).await?;
-            let target = Target::User {
-                id: changed.user_id,
-                email: &email,
-            };
             let details = json!({ "from": member.role.as_str(), "to": role.as_str() });
             audit::record(
                 tx,
                 member.organization_id,
                 actor_id,
                 "member.role_changed",
-                target,
+                Target::Member(&changed),
                 details,
             )
             .await?;
@@ -118,10 +113,8 @@ pub async fn transfer_ownership(
             // Demote first: the one-owner index never sees two.
             let previous_owner = set_role(tx, &owner, Role::Admin).await?;
             let new_owner = set_role(tx, &heir, Role::Owner).await?;
-            let email = audit::member_email(tx, &new_owner).await?;
-            let target = Target::User { id: new_owner.user_id, email: &email };
             let details = json!({ "previousOwnerUserId": owner.user_id, "newOwnerPreviousRole": heir.role.as_str() });
-            audit::record(tx, organization_id, actor_id, "ownership.transferred", target, details).await?;
+            audit::record(tx, organization_id, actor_id, "ownership.transferred", Target::Member(&new_owner), details).await?;
             let kind = MembershipEventKind::OwnershipTransferred;
             events::stage(tx, MembershipEvent::about(kind, &previous_owner, actor_id).with_previous_role(Role::Owner)).await?;
             events::stage(tx, MembershipEvent::about(kind, &new_owner, actor_id).with_previous_role(heir.role)).await?;

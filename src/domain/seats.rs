@@ -110,18 +110,13 @@ pub async fn assign(
                 seat: tier,
                 ..member
             };
-            let email = audit::member_email(tx, &member).await?;
-            let target = Target::User {
-                id: member.user_id,
-                email: &email,
-            };
             let details = json!({ "from": previous.as_str(), "to": tier.as_str() });
             audit::record(
                 tx,
                 member.organization_id,
                 actor_id,
                 "seat.assigned",
-                target,
+                Target::Member(&member),
                 details,
             )
             .await?;
