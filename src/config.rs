@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::db::{DatabaseUrl, SetupError};
 use crate::domain::invitations::InvitationSettings;
+use crate::graphql::{QueryLimits, SchemaSettings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -104,6 +105,74 @@ pub struct Config {
     /// Longest wait between two delivery attempts of a message while the SMTP server is down (e.g. 5m).
     #[arg(long, env = "MAIL_RETRY_MAX", default_value = "5m", value_parser = humantime::parse_duration, global = true)]
     pub mail_retry_max: Duration,
+
+    /// Serve introspection (`__schema`, `__type`) and "did you mean" hints; turn off in production.
+    #[arg(long, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub introspection: bool,
+
+    /// Largest query text in bytes.
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = QueryLimits::default().max_query_bytes, global = true)]
+    pub max_query_bytes: usize,
+
+    /// Deepest field nesting of a query.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = QueryLimits::default().max_depth, global = true)]
+    pub max_query_depth: usize,
+
+    /// Highest query complexity: 1 per field, a connection its page size times its nodes' fields.
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = QueryLimits::default().max_complexity, global = true)]
+    pub max_query_complexity: usize,
+
+    /// Most aliases in one query document.
+    #[arg(long, env = "MAX_QUERY_ALIASES", default_value_t = QueryLimits::default().max_aliases, global = true)]
+    pub max_query_aliases: usize,
+
+    /// Most root fields in one operation.
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = QueryLimits::default().max_root_fields, global = true)]
+    pub max_root_fields: usize,
+
+    /// Origins allowed to call the API from a browser (comma-separated, e.g. https://app.example.com); unset: no CORS headers.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+
+    /// Attempts per minute from one IP address at logIn, signUp and the invitation-token operations.
+    #[arg(long, env = "AUTH_RATE_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub auth_rate_limit: u32,
+
+    /// Longest time an HTTP request may take, from its first byte to the response.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// Most WebSocket connections open at once.
+    #[arg(
+        long,
+        env = "MAX_WS_CONNECTIONS",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub max_ws_connections: usize,
+
+    /// Most subscriptions running on one WebSocket connection.
+    #[arg(
+        long,
+        env = "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_subscriptions_per_connection: usize,
+
+    /// How long a shutdown waits for in-flight requests before it closes them.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+
+    /// Log lines as human-readable text or as JSON objects.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {
@@ -123,6 +192,19 @@ impl Config {
             app_url: self.app_url.trim_end_matches('/').to_owned(),
             ttl: chrono::Duration::from_std(self.invitation_ttl)
                 .unwrap_or(chrono::Duration::days(7)),
+        }
+    }
+
+    pub fn schema_settings(&self) -> SchemaSettings {
+        SchemaSettings {
+            limits: QueryLimits {
+                max_query_bytes: self.max_query_bytes,
+                max_depth: self.max_query_depth,
+                max_complexity: self.max_query_complexity,
+                max_aliases: self.max_query_aliases,
+                max_root_fields: self.max_root_fields,
+            },
+            introspection: self.introspection,
         }
     }
 

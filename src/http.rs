@@ -1,35 +1,142 @@
-//! The router: `POST/GET /graphql`, `GET /graphql/ws`, `GET /healthz`, `GET /readyz`.
+//! The router: `POST/GET /graphql`, `GET /graphql/ws`, `GET /healthz`,
+//! `GET /readyz`, `GET /metrics`; and what wraps every request: a request
+//! id, a tracing span carrying it, a time limit, and CORS when configured.
 
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ErrorExtensions, ParseRequestError};
 use async_graphql_axum::GraphQLResponse;
 use axum::Router;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use tower_http::cors::CorsLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Viewer};
 use crate::db::Db;
-use crate::graphql::{OrgSchema, RequestContext, Services};
+use crate::graphql::{OperationName, OrgSchema, RequestContext, Services, request_error};
+use crate::metrics::Metrics;
+use crate::websocket::WebSocketSettings;
 
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
-    /// How long a WebSocket client has to send connection_init.
-    pub ws_init_timeout: std::time::Duration,
     pub schema: OrgSchema,
+    pub metrics: Arc<Metrics>,
+    pub websockets: WebSocketSettings,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Builds the router; `cors` is None when no origin is allowed.
+pub fn router(state: AppState, request_timeout: Duration, cors: Option<CorsLayer>) -> Router {
+    let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql))
         .route("/graphql/ws", get(crate::websocket::upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .with_state(state)
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(request_timeout, time_limit))
+        .with_state(state);
+    let routes = match cors {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    // The last layer added is the first to see a request: the id is set,
+    // then returned on the response, then carried by the request's span.
+    routes
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+}
+
+/// The id of a request that does not bring its own `x-request-id`.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id: u128 = rand::random();
+        HeaderValue::from_str(&format!("{id:032x}"))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Every log line of a request, the WebSocket connection it opens
+/// included, carries its id.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+}
+
+/// Answers for the request within `limit`, or says it took too long. A
+/// mutation that times out may still commit: its transaction runs apart.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Refusal::limit(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request took longer than {}",
+                humantime::format_duration(limit)
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Origins allowed to call from a browser: the scheme, host and port of
+/// each (`*` for any), or why one is not an origin.
+pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
+    use tower_http::cors::{AllowOrigin, Any};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::from(Any)
+    } else {
+        let parsed = origins
+            .iter()
+            .map(|origin| {
+                let uri: axum::http::Uri = origin.parse().map_err(|_| origin.clone())?;
+                let bare = uri.scheme().is_some()
+                    && uri.host().is_some()
+                    && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
+                    && !origin.ends_with('/');
+                match bare {
+                    true => HeaderValue::from_str(origin).map_err(|_| origin.clone()),
+                    false => Err(origin.clone()),
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        AllowOrigin::list(parsed)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::HeaderName::from_static("graphql-preflight"),
+                header::HeaderName::from_static("apollo-require-preflight"),
+                header::HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([header::HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(3600)),
+    ))
 }
 
 /// The largest request body read; an upload is at most 64 KiB of it.
@@ -71,7 +178,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
         let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| {
-                bad_request(
+                Refusal::limit(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
                 )
@@ -87,7 +194,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
         .await
         .map(GraphQLRequest)
         .map_err(|error| match error {
-            ParseRequestError::PayloadTooLarge => bad_request(
+            ParseRequestError::PayloadTooLarge => Refusal::limit(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "uploads are limited to {MAX_UPLOADS} file of {} KiB",
@@ -190,22 +297,34 @@ const PREFLIGHT_HEADERS: [&str; 2] = ["graphql-preflight", "apollo-require-prefl
 /// GraphQL error that says why.
 pub struct Refusal {
     status: StatusCode,
+    code: &'static str,
     message: String,
 }
 
 fn bad_request(status: StatusCode, message: String) -> Refusal {
-    Refusal { status, message }
+    Refusal {
+        status,
+        code: "BAD_USER_INPUT",
+        message,
+    }
+}
+
+impl Refusal {
+    /// Refused for exceeding one of the server's limits.
+    pub fn limit(status: StatusCode, message: String) -> Refusal {
+        Refusal {
+            status,
+            code: "LIMIT_EXCEEDED",
+            message,
+        }
+    }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let code = if self.status == StatusCode::PAYLOAD_TOO_LARGE {
-            "LIMIT_EXCEEDED"
-        } else {
-            "BAD_USER_INPUT"
-        };
+        let code = self.code;
         let error = async_graphql::Error::new(self.message).extend_with(|_, e| e.set("code", code));
-        let mut response = graphql_error(self.status, error.into_server_error(Default::default()));
+        let mut response = graphql_error(self.status, request_error(error));
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
             response
                 .headers_mut()
@@ -218,6 +337,7 @@ impl IntoResponse for Refusal {
 /// Browsers get GraphiQL; other clients run the query (GraphQL over HTTP).
 async fn graphql_get(
     state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
@@ -234,11 +354,12 @@ async fn graphql_get(
         )
         .into_response();
     }
-    graphql(state, headers, request).await.into_response()
+    graphql(state, peer, headers, request).await.into_response()
 }
 
 async fn graphql(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
@@ -247,17 +368,22 @@ async fn graphql(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let request = request.into_inner();
-    let operation = request.operation_name.clone().unwrap_or_default();
-    let response = state
-        .schema
-        .execute(request.data(RequestContext::new(&state.services, viewer)))
-        .await;
+    let operation = OperationName::default();
+    let context = RequestContext::new(&state.services, viewer, Some(peer.ip()));
+    let request = request.into_inner().data(context).data(operation.clone());
+    let response = state.schema.execute(request).await;
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .record_operation(operation.get(), Some(elapsed));
+    state
+        .metrics
+        .record_errors(response.errors.iter().map(error_code));
     tracing::info!(
-        operation = %operation,
+        operation = operation.get().unwrap_or_default(),
         user_id = viewer.map(|v| v.user_id),
         errors = response.errors.len(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         "graphql"
     );
     GraphQLResponse::from(response).into_response()
@@ -274,17 +400,32 @@ async fn bearer_viewer(db: &Db, headers: &HeaderMap) -> Result<Option<Viewer>, R
         .filter(|t| !t.is_empty());
     let Some(token) = token else { return Ok(None) };
     auth::authenticate(db, token).await.map_err(|error| {
-        let error: async_graphql::Error = error.into();
-        graphql_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            error.into_server_error(Default::default()),
-        )
+        graphql_error(StatusCode::SERVICE_UNAVAILABLE, request_error(error.into()))
     })
 }
 
 fn graphql_error(status: StatusCode, error: async_graphql::ServerError) -> Response {
     let body = async_graphql::Response::from_errors(vec![error]);
     (status, axum::Json(body)).into_response()
+}
+
+/// The `extensions.code` of an error, for counting errors by code.
+pub fn error_code(error: &async_graphql::ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ => "(uncoded)",
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = state.metrics.render(&state.services.db).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {

@@ -11,14 +11,19 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod metrics;
+pub mod rate_limit;
 pub mod seed;
 pub mod websocket;
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -31,6 +36,8 @@ pub enum StartError {
     Database(#[from] SetupError),
     #[error(transparent)]
     Mail(#[from] mail::MailSetupError),
+    #[error("--cors-origins / CORS_ORIGINS: {0:?} is not an origin (scheme://host[:port], or *)")]
+    CorsOrigin(String),
     #[error("--bind / BIND_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -48,7 +55,11 @@ pub struct Server {
     pub addr: SocketAddr,
     pub db: Db,
     pub outbox: mail::OutboxHandle,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: watch::Sender<bool>,
+    shutdown_timeout: Duration,
+    /// One permit per WebSocket connection: all back means all closed.
+    websockets: Arc<Semaphore>,
+    max_websockets: u32,
     task: JoinHandle<std::io::Result<()>>,
     outbox_task: Option<JoinHandle<()>>,
     event_listener: Option<JoinHandle<()>>,
@@ -57,6 +68,7 @@ pub struct Server {
 impl Server {
     /// Opens the database and starts serving on `config.bind`.
     pub async fn start(config: &Config) -> Result<Server, StartError> {
+        let cors = http::cors_layer(&config.cors_origins).map_err(StartError::CorsOrigin)?;
         let transport = mail::Transport::new(config.smtp_url.as_deref(), &config.mail_dir)?;
         let from = mail::parse_from(&config.mail_from)?;
         let database = config.database()?;
@@ -82,24 +94,41 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        let metrics = Arc::new(metrics::Metrics::default());
         let worker = mail::OutboxWorker {
             db: db.clone(),
             transport,
             from,
             retry_max: config.mail_retry_max,
+            metrics: metrics.clone(),
         };
         let (outbox, outbox_task) = worker.spawn();
-        let app = http::router(http::AppState {
+        let max_websockets = u32::try_from(config.max_ws_connections)
+            .unwrap_or(u32::MAX)
+            .min(Semaphore::MAX_PERMITS as u32);
+        let websockets = Arc::new(Semaphore::new(max_websockets as usize));
+        let (shutdown, shutting_down) = watch::channel(false);
+        let attempts = NonZeroU32::new(config.auth_rate_limit).unwrap_or(NonZeroU32::MIN);
+        let state = http::AppState {
             services: graphql::Services {
                 db: db.clone(),
                 events: db.events().clone(),
                 outbox: outbox.clone(),
                 invitations: config.invitation_settings(),
+                attempts: Arc::new(rate_limit::AttemptLimiter::per_minute(attempts)),
             },
-            schema: graphql::build_schema(),
-            ws_init_timeout: config.ws_init_timeout,
-        });
-        let (shutdown, stopped) = oneshot::channel::<()>();
+            schema: graphql::build_schema(config.schema_settings()),
+            metrics,
+            websockets: websocket::WebSocketSettings {
+                init_timeout: config.ws_init_timeout,
+                max_subscriptions: config.max_subscriptions_per_connection,
+                connections: websockets.clone(),
+                shutdown: shutting_down.clone(),
+            },
+        };
+        let app = http::router(state, config.request_timeout, cors)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let mut stopped = shutting_down;
         let task = tokio::spawn(async move {
             // Small writes (events, pongs) go out at once, not after Nagle's delay.
             let listener = listener.tap_io(|tcp| {
@@ -107,7 +136,7 @@ impl Server {
             });
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
+                    let _ = stopped.wait_for(|stop| *stop).await;
                 })
                 .await
         });
@@ -117,7 +146,10 @@ impl Server {
             outbox,
             outbox_task: Some(outbox_task),
             event_listener,
-            shutdown: Some(shutdown),
+            shutdown,
+            shutdown_timeout: config.shutdown_timeout,
+            websockets,
+            max_websockets,
             task,
         })
     }
@@ -129,12 +161,24 @@ impl Server {
         self.stop().await
     }
 
-    /// Stops accepting, lets in-flight requests finish, and returns.
+    /// Stops accepting, closes WebSocket connections with a close frame,
+    /// lets in-flight requests finish within the shutdown timeout, lets the
+    /// outbox worker finish the message it is sending, and returns.
     pub async fn stop(&mut self) -> std::io::Result<()> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+        self.shutdown.send_replace(true);
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        let served = match tokio::time::timeout_at(deadline, &mut self.task).await {
+            Ok(served) => served.map_err(std::io::Error::other)?,
+            Err(_) => {
+                tracing::warn!("requests still running after the shutdown timeout are cut off");
+                self.task.abort();
+                Ok(())
+            }
+        };
+        let closed = self.websockets.acquire_many(self.max_websockets);
+        if tokio::time::timeout_at(deadline, closed).await.is_err() {
+            tracing::warn!("WebSocket connections still open after the shutdown timeout");
         }
-        let served = (&mut self.task).await.map_err(std::io::Error::other)?;
         // The worker finishes the message it is sending, never half of one.
         self.outbox.stop();
         if let Some(worker) = self.outbox_task.take() {

@@ -1,18 +1,25 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use orgql::config::{Cli, Command};
+use orgql::config::{Cli, Command, LogFormat};
 use orgql::{Server, graphql, open_database};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    );
+    match cli.config.log_format {
+        LogFormat::Text => logs.init(),
+        // One object a line, the request span's fields (its id) included.
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config).await,
         Command::Migrate => open_database(&cli.config)

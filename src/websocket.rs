@@ -5,22 +5,37 @@
 //! closes when its session ends (log-out, expiry).
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Request, Response as GraphQLResponse, ServerError, Variables};
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, header};
-use axum::response::Response;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::auth::{self, Viewer};
-use crate::graphql::{OrgSchema, RequestContext, Services};
-use crate::http::AppState;
+use crate::graphql::{OrgSchema, RequestContext, Services, limit_exceeded};
+use crate::http::{AppState, Refusal, error_code};
+use crate::metrics::{GaugeGuard, Metrics};
+
+#[derive(Clone)]
+pub struct WebSocketSettings {
+    /// How long a client has to send connection_init.
+    pub init_timeout: Duration,
+    pub max_subscriptions: usize,
+    /// A permit per open connection; none left, and upgrades are refused.
+    pub connections: Arc<Semaphore>,
+    /// Becomes true when the server shuts down: every connection closes.
+    pub shutdown: watch::Receiver<bool>,
+}
 
 /// How often an idle connection is pinged.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -53,9 +68,17 @@ impl Protocol {
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Ok(permit) = state.websockets.connections.clone().try_acquire_owned() else {
+        return Refusal::limit(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many WebSocket connections are open: try again later".into(),
+        )
+        .into_response();
+    };
     let upgrade = upgrade.protocols(Protocol::NAMES);
     let protocol = match upgrade.selected_protocol().and_then(|p| p.to_str().ok()) {
         Some("graphql-ws") => Protocol::Legacy,
@@ -74,14 +97,19 @@ pub async fn upgrade(
             let connection = Connection {
                 protocol,
                 header_token,
+                client_ip: peer.ip(),
+                _open: state.metrics.ws_connection(),
+                _permit: permit,
                 services: state.services,
                 schema: state.schema,
-                init_timeout: state.ws_init_timeout,
+                metrics: state.metrics,
+                settings: state.websockets,
                 viewer: None,
                 init_received: false,
                 subscriptions: HashMap::new(),
             };
-            connection.run(socket)
+            // The connection logs within the upgrade request's span.
+            connection.run(socket).instrument(tracing::Span::current())
         })
 }
 
@@ -100,9 +128,14 @@ enum Outgoing {
 struct Connection {
     protocol: Protocol,
     header_token: Option<String>,
+    client_ip: IpAddr,
+    /// Counts the connection as open until it is dropped.
+    _open: GaugeGuard,
+    _permit: OwnedSemaphorePermit,
     services: Services,
     schema: OrgSchema,
-    init_timeout: Duration,
+    metrics: Arc<Metrics>,
+    settings: WebSocketSettings,
     viewer: Option<Viewer>,
     init_received: bool,
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -116,7 +149,8 @@ impl Connection {
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
         let mut ended_sessions = self.services.db.events().ended_sessions();
-        let init_deadline = tokio::time::sleep(self.init_timeout);
+        let init_deadline = tokio::time::sleep(self.settings.init_timeout);
+        let mut shutdown = self.settings.shutdown.clone();
         tokio::pin!(init_deadline);
         let session_end = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(session_end);
@@ -139,6 +173,7 @@ impl Connection {
                         vec![json!({ "type": "complete", "id": id }).to_string()]
                     }
                 }),
+                _ = shutdown.changed() => Err(Close(1001, "the server is shutting down")),
                 _ = &mut init_deadline, if !self.init_received => Err(Close(4408, "Connection initialisation timeout")),
                 _ = &mut session_end, if self.viewer.is_some() => Err(Close(4403, "Forbidden: the session has expired")),
                 _ = keep_alive.tick(), if self.viewer.is_some() => Ok(vec![match self.protocol {
@@ -265,11 +300,8 @@ impl Connection {
         let Some(viewer) = self.viewer else {
             return Err(Close(4401, "Unauthorized"));
         };
-        if self
-            .subscriptions
-            .get(id)
-            .is_some_and(|task| !task.is_finished())
-        {
+        self.subscriptions.retain(|_, task| !task.is_finished());
+        if self.subscriptions.contains_key(id) {
             return match self.protocol {
                 Protocol::TransportWs => Err(Close(4409, "Subscriber for this id already exists")),
                 Protocol::Legacy => Ok(vec![error_message(
@@ -277,6 +309,13 @@ impl Connection {
                     &[ServerError::new("this id is in use", None)],
                 )]),
             };
+        }
+        if self.subscriptions.len() >= self.settings.max_subscriptions {
+            let refusal = limit_exceeded(format!(
+                "a connection runs at most {} subscriptions: complete one first",
+                self.settings.max_subscriptions
+            ));
+            return Ok(vec![error_message(id, &[refusal])]);
         }
         let query = payload
             .get("query")
@@ -289,29 +328,39 @@ impl Connection {
         if let Some(name) = payload.get("operationName").and_then(Value::as_str) {
             request = request.operation_name(name);
         }
-        let request = request.data(RequestContext::new(&self.services, Some(viewer)));
-        let mut responses = self.schema.execute_stream(request);
+        let operation = request.operation_name.clone();
+        let context = RequestContext::new(&self.services, Some(viewer), Some(self.client_ip));
+        let mut responses = self.schema.execute_stream(request.data(context));
         let key = id.to_owned();
         let (id, outgoing, next) = (id.to_owned(), outgoing.clone(), self.protocol.next());
-        let task = tokio::spawn(async move {
-            let mut first = true;
-            while let Some(response) = responses.next().await {
-                // An operation refused before it ran (invalid, forbidden)
-                // is an `error`, which ends it; anything else is a result.
-                let refused =
-                    first && response.data == async_graphql::Value::Null && response.is_err();
-                first = false;
-                let message = match refused {
-                    true => error_message(&id, &response.errors),
-                    false => json!({ "type": next, "id": id, "payload": response_json(response) })
-                        .to_string(),
-                };
-                if outgoing.send(Outgoing::Message(message)).await.is_err() || refused {
-                    return;
+        let metrics = self.metrics.clone();
+        metrics.record_operation(operation.as_deref(), None);
+        let task = tokio::spawn(
+            async move {
+                let _running = metrics.subscription();
+                let mut first = true;
+                while let Some(response) = responses.next().await {
+                    // An operation refused before it ran (invalid, forbidden)
+                    // is an `error`, which ends it; anything else is a result.
+                    let refused =
+                        first && response.data == async_graphql::Value::Null && response.is_err();
+                    metrics.record_errors(response.errors.iter().map(error_code));
+                    first = false;
+                    let message = match refused {
+                        true => error_message(&id, &response.errors),
+                        false => {
+                            json!({ "type": next, "id": id, "payload": response_json(response) })
+                                .to_string()
+                        }
+                    };
+                    if outgoing.send(Outgoing::Message(message)).await.is_err() || refused {
+                        return;
+                    }
                 }
+                let _ = outgoing.send(Outgoing::Complete(id)).await;
             }
-            let _ = outgoing.send(Outgoing::Complete(id)).await;
-        });
+            .in_current_span(),
+        );
         self.subscriptions.insert(key, task);
         Ok(Vec::new())
     }

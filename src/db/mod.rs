@@ -170,6 +170,13 @@ pub enum SetupError {
     Migration { url: String, reason: String },
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
 /// The database handle shared by the whole server: a pool and a counter of
 /// the SQL statements it has run (tests read it to prove N+1-free queries).
 #[derive(Clone)]
@@ -267,6 +274,25 @@ impl Db {
             Pools::Postgres(p) => Pooled::Postgres(p.get().await.map_err(unavailable)?),
             Pools::Sqlite(p) => Pooled::Sqlite(p.get().await.map_err(unavailable)?),
         })
+    }
+
+    /// How many connections are open, idle, and awaited.
+    pub fn pool_status(&self) -> PoolStatus {
+        let (size, available, waiting) = match &self.pools {
+            Pools::Postgres(p) => {
+                let s = p.status();
+                (s.size, s.available, s.waiting)
+            }
+            Pools::Sqlite(p) => {
+                let s = p.status();
+                (s.size, s.available, s.waiting)
+            }
+        };
+        PoolStatus {
+            size,
+            available,
+            waiting,
+        }
     }
 
     /// Runs read-only work on a pooled connection.

@@ -206,6 +206,7 @@ impl InvitationMutation {
     }
 
     /// The viewer's email must be the invited one.
+    #[graphql(guard = "super::secret_attempt")]
     async fn accept_invitation(
         &self,
         ctx: &Context<'_>,

@@ -4,23 +4,30 @@
 mod error;
 mod ids;
 mod invitations;
+mod limits;
 mod loaders;
 mod mutation;
+mod operation;
 mod query;
 mod subscription;
 mod types;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, Schema};
+use async_graphql::{Context, ErrorExtensions, MergedObject, Schema};
 
 use crate::auth::Viewer;
 use crate::db::Db;
 use crate::domain::invitations::InvitationSettings;
 use crate::events::EventBus;
 use crate::mail::OutboxHandle;
+use crate::rate_limit::AttemptLimiter;
 
+pub use error::{limit_exceeded, request_error};
+pub use limits::QueryLimits;
 pub use loaders::Loaders;
+pub use operation::OperationName;
 
 pub use query::Query;
 pub use subscription::Subscription;
@@ -42,6 +49,7 @@ pub struct Services {
     pub events: EventBus,
     pub outbox: OutboxHandle,
     pub invitations: InvitationSettings,
+    pub attempts: Arc<AttemptLimiter>,
 }
 
 /// What every resolver of one request can reach.
@@ -51,17 +59,25 @@ pub struct RequestContext {
     pub outbox: OutboxHandle,
     pub invitations: InvitationSettings,
     pub viewer: Option<Viewer>,
+    /// The client's address, which limits its attempts at secrets.
+    pub client_ip: Option<IpAddr>,
+    pub attempts: Arc<AttemptLimiter>,
     /// Shared with the request's subscription streams, which refresh it per event.
     pub loaders: Arc<Loaders>,
 }
 
 impl RequestContext {
-    pub fn new(services: &Services, viewer: Option<Viewer>) -> RequestContext {
+    pub fn new(
+        services: &Services,
+        viewer: Option<Viewer>,
+        client_ip: Option<IpAddr>,
+    ) -> RequestContext {
         let Services {
             db,
             events,
             outbox,
             invitations,
+            attempts,
         } = services.clone();
         let loaders = Arc::new(Loaders::new(&db, viewer.map(|v| v.user_id)));
         RequestContext {
@@ -70,6 +86,8 @@ impl RequestContext {
             outbox,
             invitations,
             viewer,
+            client_ip,
+            attempts,
             loaders,
         }
     }
@@ -83,8 +101,54 @@ fn require_viewer(ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
     context(ctx).viewer.ok_or_else(error::unauthenticated)
 }
 
-pub fn build_schema() -> OrgSchema {
-    Schema::build(Query, Mutation::default(), Subscription).finish()
+/// How the schema treats the queries it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaSettings {
+    pub limits: QueryLimits,
+    /// Off in production: no `__schema`/`__type`, no "did you mean" hints.
+    pub introspection: bool,
+}
+
+impl Default for SchemaSettings {
+    fn default() -> Self {
+        SchemaSettings {
+            limits: QueryLimits::default(),
+            introspection: true,
+        }
+    }
+}
+
+/// A guard for fields that test a secret (a password, an invitation
+/// token): each call spends one of the client's attempts.
+fn secret_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    let state = context(ctx);
+    let Some(address) = state.client_ip else {
+        return Ok(());
+    };
+    state.attempts.attempt(address).map_err(|wait| {
+        let seconds = wait.as_secs().max(1);
+        async_graphql::Error::new(format!(
+            "too many attempts from this address: try again in {seconds} s"
+        ))
+        .extend_with(|_, e| {
+            e.set("code", "LIMIT_EXCEEDED");
+            e.set("retryAfter", seconds);
+        })
+    })
+}
+
+pub fn build_schema(settings: SchemaSettings) -> OrgSchema {
+    let builder = Schema::build(Query, Mutation::default(), Subscription)
+        .extension(error::CodeRequestErrors)
+        .extension(operation::RecordOperationName)
+        .extension(settings.limits);
+    match settings.introspection {
+        true => builder.finish(),
+        false => builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish(),
+    }
 }
 
 /// The global ID clients use for an organization.
@@ -94,5 +158,5 @@ pub fn organization_id(id: i64) -> async_graphql::ID {
 
 /// The schema in SDL, as `schema.graphql` holds it.
 pub fn print_schema() -> String {
-    build_schema().sdl()
+    build_schema(SchemaSettings::default()).sdl()
 }

@@ -183,6 +183,7 @@ pub struct AccountMutation;
 #[Object]
 impl AccountMutation {
     /// Creates an account and signs it in.
+    #[graphql(guard = "super::secret_attempt")]
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
         let state = context(ctx);
         let signup = SignUp {
@@ -205,6 +206,7 @@ impl AccountMutation {
         Ok(payload)
     }
 
+    #[graphql(guard = "super::secret_attempt")]
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {
         Ok(
             auth::log_in(&context(ctx).db, &input.email, &input.password)

@@ -65,6 +65,7 @@ impl Query {
     }
 
     /// Public: anyone holding the token may preview it.
+    #[graphql(guard = "super::secret_attempt")]
     async fn invitation(
         &self,
         ctx: &Context<'_>,

@@ -91,6 +91,7 @@ pub struct OutboxWorker {
     pub transport: Transport,
     pub from: Mailbox,
     pub retry_max: Duration,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Wakes the worker (after a commit that queued mail) and stops it.
@@ -175,6 +176,7 @@ impl OutboxWorker {
                 } else {
                     tracing::info!(to = %mail.recipient, outbox_id = mail.id, "mail sent");
                 }
+                self.metrics.mail_delivery("sent");
                 outbox::mark_sent(&self.db, mail.id).await
             }
             Err(SendError {
@@ -182,12 +184,14 @@ impl OutboxWorker {
                 reason,
             }) => {
                 tracing::error!(to = %mail.recipient, outbox_id = mail.id, %reason, "mail refused for good");
+                self.metrics.mail_delivery("failed");
                 outbox::mark_failed(&self.db, mail.id, reason).await
             }
             Err(SendError {
                 permanent: false,
                 reason,
             }) => {
+                self.metrics.mail_delivery("retry");
                 let delay = backoff(mail.attempts, self.retry_max);
                 tracing::warn!(to = %mail.recipient, outbox_id = mail.id, attempts = mail.attempts, retry_in = ?delay, %reason, "mail delayed");
                 let retry_at =

@@ -44,6 +44,18 @@ fn unique_name() -> String {
     )
 }
 
+/// The defaults, on a free port, with mail to `smtp_addr`.
+fn test_config(database_url: &str, smtp_addr: SocketAddr) -> Config {
+    let mut config = Config::with_database(database_url);
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.db_pool_size = Some(8);
+    config.smtp_url = Some(format!("smtp://{smtp_addr}"));
+    config.mail_retry_max = std::time::Duration::from_secs(1);
+    // Tests sign up many accounts from one address; the limit has a test.
+    config.auth_rate_limit = 10_000;
+    config
+}
+
 impl TestApp {
     /// A server whose mail goes to a running SMTP server.
     pub async fn spawn() -> TestApp {
@@ -84,11 +96,7 @@ impl TestApp {
                 (path.display().to_string(), TestDatabase::Sqlite(path))
             }
         };
-        let mut config = Config::with_database(&database_url);
-        config.bind = "127.0.0.1:0".parse().unwrap();
-        config.db_pool_size = Some(8);
-        config.smtp_url = Some(format!("smtp://{smtp_addr}"));
-        config.mail_retry_max = std::time::Duration::from_secs(1);
+        let mut config = test_config(&database_url, smtp_addr);
         configure(&mut config);
         let server = Server::start(&config).await.expect("server starts");
         let url = format!("http://{}/graphql", server.addr);
@@ -185,10 +193,7 @@ impl TestApp {
         };
         let (server_url, _) = maintenance_url.rsplit_once('/').unwrap();
         let url = format!("{server_url}/{name}");
-        let mut config = Config::with_database(&url);
-        config.bind = "127.0.0.1:0".parse().unwrap();
-        config.smtp_url = Some(format!("smtp://{}", self.smtp_addr));
-        let server = Server::start(&config)
+        let server = Server::start(&test_config(&url, self.smtp_addr))
             .await
             .expect("a second instance starts");
         let http_url = format!("http://{}/graphql", server.addr);

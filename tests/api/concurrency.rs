@@ -65,13 +65,13 @@ async fn credits_balance_under_concurrent_moves_and_removals() {
         let member = members[n % members.len()].clone();
         let owner = owner.clone();
         async move {
-            let (query, amount) = match n % 6 {
-                0..=2 => ("mutation($m: ID!, $n: Int!) { distributeCredits(input: {memberId: $m, amount: $n}) { member { id } } }", 37),
-                3 | 4 => ("mutation($m: ID!, $n: Int!) { reclaimCredits(input: {memberId: $m, amount: $n}) { member { id } } }", 29),
-                _ if n % 4 == 1 => ("mutation($m: ID!, $n: Int!) { removeMember(input: {memberId: $m}) { creditsReturned } }", 0),
-                _ => ("mutation($m: ID!, $n: Int!) { reclaimCredits(input: {memberId: $m, amount: $n}) { member { id } } }", 61),
+            let (query, variables) = match n % 6 {
+                0..=2 => ("mutation($m: ID!, $n: Int!) { distributeCredits(input: {memberId: $m, amount: $n}) { member { id } } }", json!({ "m": member, "n": 37 })),
+                3 | 4 => ("mutation($m: ID!, $n: Int!) { reclaimCredits(input: {memberId: $m, amount: $n}) { member { id } } }", json!({ "m": member, "n": 29 })),
+                _ if n % 4 == 1 => ("mutation($m: ID!) { removeMember(input: {memberId: $m}) { creditsReturned } }", json!({ "m": member })),
+                _ => ("mutation($m: ID!, $n: Int!) { reclaimCredits(input: {memberId: $m, amount: $n}) { member { id } } }", json!({ "m": member, "n": 61 })),
             };
-            let body = owner.query(query, json!({ "m": member, "n": amount })).await;
+            let body = owner.query(query, variables).await;
             body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned)
         }
     });

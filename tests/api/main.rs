@@ -1,6 +1,7 @@
 //! Integration tests: the real server over HTTP, on SQLite, or on PostgreSQL
 //! when TEST_DATABASE_URL is set.
 
+mod abuse;
 mod access;
 mod accounts;
 mod authorization;
@@ -9,9 +10,11 @@ mod concurrency;
 mod config;
 mod docs;
 mod invitations;
+mod limits;
 mod live;
 mod management;
 mod members;
+mod operations;
 mod schema;
 mod smtp;
 mod transactions;

@@ -1,0 +1,217 @@
+//! Abuse limits: CORS, attempts at secrets per address, request time,
+//! WebSocket connections and subscriptions. Each refuses with a clear error
+//! while ordinary use goes on.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::common::TestApp;
+use crate::ws::WsClient;
+
+const MINE: &str = "subscription { viewerMembershipChanged { kind role } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_only_allowed_origins() {
+    let preflight = |app: &TestApp, origin: &'static str| {
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, app.url.clone())
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
+            .send()
+    };
+    let allowed = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // Off by default: no browser on another origin may call.
+    let app = TestApp::spawn().await;
+    let response = preflight(&app, "https://app.example.com").await.unwrap();
+    assert_eq!(allowed(&response), None);
+
+    let app = TestApp::spawn_configured(|c| {
+        c.cors_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let response = preflight(&app, "https://app.example.com").await.unwrap();
+    assert!(response.status().is_success());
+    assert_eq!(
+        allowed(&response).as_deref(),
+        Some("https://app.example.com")
+    );
+    let methods = response.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(methods.contains("POST"), "{methods}");
+    let response = preflight(&app, "https://evil.example.net").await.unwrap();
+    assert_eq!(allowed(&response), None);
+    // The actual request from the allowed origin carries the header too.
+    let response = reqwest::Client::new()
+        .post(&app.url)
+        .header("origin", "https://app.example.com")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed(&response).as_deref(),
+        Some("https://app.example.com")
+    );
+}
+
+#[test]
+fn a_bad_cors_origin_stops_the_server() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orgql"))
+        .args([
+            "--cors-origins",
+            "https://app.example.com/path",
+            "--database-url",
+            "sqlite://:memory:",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("CORS_ORIGINS"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_at_passwords_are_limited_per_address() {
+    let app = TestApp::spawn_configured(|c| c.auth_rate_limit = 3).await;
+    let owner = app.sign_up("owner@example.com").await; // attempt 1
+    let log_in = "mutation($p: String!) { logIn(input: {email: \"owner@example.com\", password: $p}) { token } }";
+    let anonymous = app.anonymous();
+    let guess = |password: &'static str| anonymous.query(log_in, json!({ "p": password }));
+    assert_eq!(
+        guess("wrong-1").await["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        guess("wrong-2").await["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    // The fourth attempt in a minute is refused, even with the right password.
+    let refused = guess("password123").await;
+    let error = &refused["errors"][0];
+    assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{refused}");
+    let retry_after = error["extensions"]["retryAfter"].as_u64().unwrap();
+    assert!((1..=20).contains(&retry_after), "{refused}");
+    // Invitation tokens are secrets too.
+    let preview = app
+        .anonymous()
+        .query("{ invitation(token: \"guess\") { email } }", json!({}))
+        .await;
+    assert_eq!(preview["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+    // Everything else goes on.
+    owner.create_org("Acme").await;
+    owner.ok("{ viewer { user { email } } }", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_outlasts_the_timeout_is_answered_with_503() {
+    let app = TestApp::spawn_configured(|c| c.request_timeout = Duration::from_millis(500)).await;
+    // A client that sends its headers and then too little of its body.
+    let mut socket = tokio::net::TcpStream::connect(app.server.addr)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"query\":",
+        app.server.addr
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buffer).await.unwrap();
+            answer.extend_from_slice(&buffer[..n]);
+            if n == 0 || String::from_utf8_lossy(&answer).contains("LIMIT_EXCEEDED") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "answered within the timeout");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("LIMIT_EXCEEDED"), "{answer}");
+    // A request that does its part is answered as usual.
+    app.anonymous().ok("{ __typename }", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_connections_beyond_the_limit_are_refused() {
+    let app = TestApp::spawn_configured(|c| c.max_ws_connections = 2).await;
+    let owner = app.sign_up("owner@example.com").await;
+    let token = owner.token.clone().unwrap();
+    let first = WsClient::signed_in(&app.url, &token).await;
+    let _second = WsClient::signed_in(&app.url, &token).await;
+    let mut request = format!("{}/ws", app.url.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    match tokio_tungstenite::connect_async(request.clone()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+        }
+        other => panic!("a third connection is refused: {other:?}"),
+    }
+    // A closed connection frees its place.
+    drop(first);
+    let mut reconnected = None;
+    for _ in 0..50 {
+        if let Ok((socket, _)) = tokio_tungstenite::connect_async(request.clone()).await {
+            reconnected = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reconnected.is_some(), "a place came free");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_beyond_the_limit_get_an_error_and_the_rest_go_on() {
+    let app = TestApp::spawn_configured(|c| c.max_subscriptions_per_connection = 1).await;
+    let (owner, ada, _, ada_member) = crate::common::owner_and_ada(&app).await;
+    let mut live = WsClient::signed_in(&app.url, ada.token.as_deref().unwrap()).await;
+    live.subscribe("first", MINE, json!({})).await;
+    live.send(json!({ "type": "subscribe", "id": "second", "payload": { "query": MINE } }))
+        .await;
+    let refused = live.recv().await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["id"].as_str()),
+        (Some("error"), Some("second")),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
+    owner
+        .ok(
+            "mutation($m: ID!) { updateMemberRole(input: {memberId: $m, role: MANAGER}) { member { role } } }",
+            json!({ "m": ada_member }),
+        )
+        .await;
+    assert_eq!(
+        live.next("first").await["data"]["viewerMembershipChanged"]["role"],
+        "MANAGER"
+    );
+}
