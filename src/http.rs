@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ErrorExtensions, ParseRequestError};
-use async_graphql_axum::GraphQLResponse;
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -167,7 +166,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
                     "mutations and subscriptions are not run over GET: POST them".into(),
                 ));
             }
-            return Ok(GraphQLRequest(request));
+            return GraphQLRequest::with_query(request);
         }
         let content_type = request
             .headers()
@@ -192,7 +191,6 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
             options,
         )
         .await
-        .map(GraphQLRequest)
         .map_err(|error| match error {
             ParseRequestError::PayloadTooLarge => Refusal::limit(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -206,6 +204,20 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
                 format!("invalid GraphQL request: {other}"),
             ),
         })
+        .and_then(GraphQLRequest::with_query)
+    }
+}
+
+impl GraphQLRequest {
+    /// A request must carry a query (`{"qeury": …}` is a client's bug).
+    fn with_query(request: async_graphql::Request) -> Result<GraphQLRequest, Refusal> {
+        match request.query.trim().is_empty() {
+            true => Err(bad_request(
+                StatusCode::BAD_REQUEST,
+                "the request has no query".into(),
+            )),
+            false => Ok(GraphQLRequest(request)),
+        }
     }
 }
 
@@ -339,23 +351,27 @@ async fn graphql_get(
     state: State<AppState>,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: Result<GraphQLRequest, Refusal>,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html {
+    if accepts(&headers, "text/html") {
         return Html(
             GraphiQLSource::build()
+                .version(GRAPHIQL_VERSION)
                 .endpoint("/graphql")
                 .subscription_endpoint("/graphql/ws")
                 .finish(),
         )
         .into_response();
     }
-    graphql(state, peer, headers, request).await.into_response()
+    match request {
+        Ok(request) => graphql(state, peer, headers, request).await,
+        Err(refusal) => refusal.into_response(),
+    }
 }
+
+/// The GraphiQL the page loads from unpkg, pinned so that a new release
+/// cannot change it under us (tests/conformance serves the same version).
+const GRAPHIQL_VERSION: &str = "4.1.2";
 
 async fn graphql(
     State(state): State<AppState>,
@@ -386,7 +402,36 @@ async fn graphql(
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         "graphql"
     );
-    GraphQLResponse::from(response).into_response()
+    respond(&headers, response)
+}
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// GraphQL over HTTP: a client that accepts `application/graphql-response+json`
+/// gets it, with 400 for a request that never ran (a parse or validation
+/// error, no `data`); any other client gets `application/json` and 200.
+fn respond(headers: &HeaderMap, response: async_graphql::Response) -> Response {
+    let accepts_graphql_response = accepts(headers, GRAPHQL_RESPONSE_JSON);
+    let never_ran = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = serde_json::to_value(&response).unwrap_or_default();
+    let (content_type, status) = match accepts_graphql_response {
+        true if never_ran => {
+            if let Some(body) = body.as_object_mut() {
+                body.remove("data");
+            }
+            (GRAPHQL_RESPONSE_JSON, StatusCode::BAD_REQUEST)
+        }
+        true => (GRAPHQL_RESPONSE_JSON, StatusCode::OK),
+        false => ("application/json", StatusCode::OK),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, content_type)],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 /// The viewer of `Authorization: Bearer <token>`; None without a header or
@@ -395,18 +440,34 @@ async fn bearer_viewer(db: &Db, headers: &HeaderMap) -> Result<Option<Viewer>, R
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+        .and_then(auth::bearer_token);
     let Some(token) = token else { return Ok(None) };
     auth::authenticate(db, token).await.map_err(|error| {
         graphql_error(StatusCode::SERVICE_UNAVAILABLE, request_error(error.into()))
     })
 }
 
+/// Whether the Accept header lists `media` (with a weight above 0).
+fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let matches = parts.next().is_some_and(|m| m.eq_ignore_ascii_case(media));
+            let weight = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            matches && weight > 0.0
+        })
+}
+
+/// A request refused before it ran: errors and no `data`.
 fn graphql_error(status: StatusCode, error: async_graphql::ServerError) -> Response {
-    let body = async_graphql::Response::from_errors(vec![error]);
-    (status, axum::Json(body)).into_response()
+    (status, axum::Json(serde_json::json!({ "errors": [error] }))).into_response()
 }
 
 /// The `extensions.code` of an error, for counting errors by code.

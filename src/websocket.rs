@@ -114,8 +114,7 @@ pub async fn upgrade(
 }
 
 fn bearer(value: Option<&str>) -> Option<String> {
-    let token = value?.trim().strip_prefix("Bearer ")?.trim();
-    (!token.is_empty()).then(|| token.to_owned())
+    auth::bearer_token(value?).map(str::to_owned)
 }
 
 /// What subscription tasks hand to the connection to send.
