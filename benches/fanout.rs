@@ -7,15 +7,18 @@
 //! Run: `cargo bench --bench fanout` (the server runs as its own release
 //! process on SQLite, so its memory is its own).
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Barrier;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+mod support;
+
+use support::{ServerProcess, cpu, graphql, memory_kib, quantile_ms, scratch};
 
 const ROUNDS: usize = 5;
 
@@ -31,105 +34,6 @@ async fn main() {
     }
 }
 
-struct ServerProcess {
-    child: Child,
-    url: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_server() -> ServerProcess {
-    let dir = std::env::temp_dir().join(format!(
-        "orgql-fanout-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_orgql"))
-        .args([
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            dir.join("bench.db").to_str().unwrap(),
-        ])
-        .args(["--mail-dir", dir.join("mail").to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the orgql binary starts");
-    let server = ServerProcess {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        dir,
-    };
-    let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http
-            .get(format!("{}/readyz", server.url))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server did not become ready");
-}
-
-/// CPU time the process has used, user and system.
-fn cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-async fn graphql(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let mut request = http
-        .post(format!("{url}/graphql"))
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request.send().await.unwrap().json().await.unwrap();
-    assert!(body.get("errors").is_none(), "{body}");
-    body["data"].clone()
-}
-
 async fn sign_up(http: &reqwest::Client, url: &str, email: &str) -> String {
     let query = "mutation($input: SignUpInput!) { signUp(input: $input) { token } }";
     let input = json!({ "input": { "email": email, "name": email, "password": "benchmark" } });
@@ -140,7 +44,8 @@ async fn sign_up(http: &reqwest::Client, url: &str, email: &str) -> String {
 }
 
 async fn run(n: usize) {
-    let server = start_server().await;
+    let (dir, database_url) = scratch(None);
+    let server = ServerProcess::start(dir, database_url, &[]).await;
     let http = reqwest::Client::new();
     let url = server.url.clone();
     let owner = sign_up(&http, &url, "owner@example.com").await;
@@ -181,7 +86,7 @@ async fn run(n: usize) {
         .to_owned();
 
     let pid = server.child.id();
-    let before = rss_kib(pid);
+    let before = memory_kib(pid, "VmRSS:");
     let ready = Arc::new(Barrier::new(n + 1));
     let (receipts, mut received) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let mut clients = Vec::with_capacity(n);
@@ -216,7 +121,7 @@ async fn run(n: usize) {
     ready.wait().await;
     // Let every subscription reach the bus and the server settle.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle = rss_kib(pid);
+    let idle = memory_kib(pid, "VmRSS:");
 
     let mut latencies = Vec::with_capacity(n * ROUNDS);
     let cpu_before = cpu(pid);
@@ -243,12 +148,11 @@ async fn run(n: usize) {
     let server_cpu = (cpu(pid) - cpu_before) / ROUNDS as u32;
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
     let per_connection = idle.saturating_sub(before) as f64 / n as f64;
     println!(
         "{n:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.1} {:>16.1}",
-        ms(at(0.5)),
-        ms(at(0.99)),
+        quantile_ms(&latencies, 0.5),
+        quantile_ms(&latencies, 0.99),
         ms(*latencies.last().unwrap()),
         per_connection,
         ms(server_cpu)

@@ -123,18 +123,24 @@ pub async fn add_members(
             .collect();
         db.write(move |tx| {
             async move {
-                let ids: Vec<i64> =
-                    crate::insert_all!(tx, users::table, new_users, returning users::id)?;
-                // Roles pair with ids in returned order: whatever that order,
+                let created: Vec<(i64, String, String)> = crate::insert_all!(
+                    tx,
+                    users::table,
+                    new_users,
+                    returning(users::id, users::email, users::name)
+                )?;
+                // Roles pair with users in returned order: whatever that order,
                 // the chunk gets the roles it asked for, which is all seeding needs.
-                let new_memberships: Vec<NewMembership> = ids
-                    .iter()
+                let new_memberships: Vec<NewMembership> = created
+                    .into_iter()
                     .zip(&roles)
-                    .map(|(&user_id, &role)| NewMembership {
+                    .map(|((user_id, user_email, user_name), &role)| NewMembership {
                         organization_id,
                         user_id,
                         role,
                         joined_at: created_at,
+                        user_email,
+                        user_name,
                     })
                     .collect();
                 crate::insert_all!(tx, memberships::table, new_memberships)?;

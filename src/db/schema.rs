@@ -51,6 +51,9 @@ diesel::table! {
         credits -> Integer,
         seat -> Text,
         joined_at -> Timestamp,
+        /// The member's users.email and users.name, for keyset ordering.
+        user_email -> Text,
+        user_name -> Text,
     }
 }
 

@@ -32,6 +32,9 @@ pub struct NewMembership {
     pub user_id: i64,
     pub role: Role,
     pub joined_at: NaiveDateTime,
+    /// The user's email and name: the keys of the EMAIL and NAME orders.
+    pub user_email: String,
+    pub user_name: String,
 }
 
 /// Adds a member and counts them on the organization row, in the caller's
@@ -42,13 +45,26 @@ pub async fn add(
     user_id: i64,
     role: Role,
 ) -> Result<Membership, DomainError> {
-    let new = NewMembership {
-        organization_id,
-        user_id,
-        role,
-        joined_at: super::now(),
-    };
-    let insert = diesel::insert_into(memberships::table).values(&new);
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    // The user's email and name are copied in the same statement.
+    let user = users::table.filter(users::id.eq(user_id)).select((
+        organization_id.into_sql::<BigInt>(),
+        users::id,
+        role.into_sql::<Text>(),
+        super::now().into_sql::<Timestamp>(),
+        users::email,
+        users::name,
+    ));
+    let insert = diesel::insert_into(memberships::table)
+        .values(user)
+        .into_columns((
+            memberships::organization_id,
+            memberships::user_id,
+            memberships::role,
+            memberships::joined_at,
+            memberships::user_email,
+            memberships::user_name,
+        ));
     let membership = with_conn!(tx, |c| insert
         .returning(Membership::as_returning())
         .get_result(c)
@@ -261,8 +277,8 @@ pub async fn list(
         }
         match order.field {
             MemberOrderField::JoinedAt => seek!(query, memberships::joined_at, JoinedAt),
-            MemberOrderField::Email => seek!(query, users::email, Email),
-            MemberOrderField::Name => seek!(query, users::name, Name),
+            MemberOrderField::Email => seek!(query, memberships::user_email, Email),
+            MemberOrderField::Name => seek!(query, memberships::user_name, Name),
             MemberOrderField::Role => seek!(query, memberships::role_rank, Role),
         }
         query.limit(window.limit + 1).load(c).await
