@@ -162,6 +162,10 @@ impl Connection {
                 message = stream.next() => match message {
                     Some(Ok(Message::Text(text))) => self.receive(&text, &outgoing).await,
                     Some(Ok(Message::Binary(_))) => Err(Close(4400, "Invalid message: binary frames are not GraphQL")),
+                    // axum hides tungstenite's error type; its message is all there is.
+                    Some(Err(error)) if error.to_string().contains("Message too long") => {
+                        Err(Close(1009, "Message too big: the limit is 64 KiB"))
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
                     Some(Ok(_)) => Ok(Vec::new()),
                 },

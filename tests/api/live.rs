@@ -256,6 +256,10 @@ async fn the_protocol_close_codes() {
     garbage.send_raw("{not json").await;
     assert_eq!(garbage.closed().await.0, 4400, "invalid message");
 
+    let mut oversized = WsClient::signed_in(&app.url, token).await;
+    oversized.send_raw(&"x".repeat(70 * 1024)).await;
+    assert_eq!(oversized.closed().await.0, 1009, "a message over 64 KiB");
+
     // A completed id may be used again.
     let mut reuse = WsClient::signed_in(&app.url, token).await;
     reuse.send(subscribe.clone()).await;
