@@ -12,6 +12,8 @@ use orgql::Server;
 use orgql::config::Config;
 use serde_json::{Value, json};
 
+mod support;
+
 const RUNS: usize = 30;
 
 #[tokio::main]
@@ -47,15 +49,7 @@ async fn main() {
         let _ = std::fs::remove_file(format!("{}{suffix}", sqlite.display()));
     }
     if let Some(server) = postgres {
-        use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-        let mut conn = AsyncPgConnection::establish(&format!("{server}/postgres"))
-            .await
-            .expect("maintenance connection");
-        conn.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS \"{bench_database}\" WITH (FORCE)"
-        ))
-        .await
-        .unwrap();
+        support::drop_database(&server, &bench_database).await;
     }
 }
 

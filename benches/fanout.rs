@@ -26,8 +26,8 @@ const ROUNDS: usize = 5;
 async fn main() {
     println!("subscription fan-out, one role change pushed to N connections, {ROUNDS} rounds");
     println!(
-        "{:>7} {:>9} {:>9} {:>9} {:>14}",
-        "N", "p50 ms", "p99 ms", "max ms", "KiB/idle conn"
+        "{:>7} {:>9} {:>9} {:>9} {:>14} {:>16}",
+        "N", "p50 ms", "p99 ms", "max ms", "KiB/idle conn", "CPU ms/event"
     );
     for n in [1_000, 10_000] {
         run(n).await;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{ServerProcess, graphql, memory_kib, orgql, quantile_ms, scratch};
+use support::{ServerProcess, drop_database, graphql, memory_kib, orgql, quantile_ms, scratch};
 
 const CLIENTS: usize = 64;
 const SIZES: [usize; 2] = [1_000, 100_000];
@@ -229,16 +229,4 @@ async fn role_change_latencies(
     }
     latencies.sort();
     latencies
-}
-
-async fn drop_database(server: &str, database: &str) {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-    let mut conn = AsyncPgConnection::establish(&format!("{server}/postgres"))
-        .await
-        .expect("maintenance connection");
-    conn.batch_execute(&format!(
-        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
-    ))
-    .await
-    .unwrap();
 }

@@ -146,3 +146,16 @@ pub async fn graphql(
 pub fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0
 }
+
+/// Drops a benchmark's PostgreSQL database on `server` (postgres://host).
+pub async fn drop_database(server: &str, database: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let mut conn = AsyncPgConnection::establish(&format!("{server}/postgres"))
+        .await
+        .expect("maintenance connection");
+    conn.batch_execute(&format!(
+        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+    ))
+    .await
+    .unwrap();
+}
