@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::db::{DatabaseUrl, SetupError};
 use crate::domain::invitations::InvitationSettings;
-use crate::graphql::{QueryLimits, SchemaSettings};
+use crate::graphql::QueryLimits;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -195,16 +195,13 @@ impl Config {
         }
     }
 
-    pub fn schema_settings(&self) -> SchemaSettings {
-        SchemaSettings {
-            limits: QueryLimits {
-                max_query_bytes: self.max_query_bytes,
-                max_depth: self.max_query_depth,
-                max_complexity: self.max_query_complexity,
-                max_aliases: self.max_query_aliases,
-                max_root_fields: self.max_root_fields,
-            },
-            introspection: self.introspection,
+    pub fn query_limits(&self) -> QueryLimits {
+        QueryLimits {
+            max_query_bytes: self.max_query_bytes,
+            max_depth: self.max_query_depth,
+            max_complexity: self.max_query_complexity,
+            max_aliases: self.max_query_aliases,
+            max_root_fields: self.max_root_fields,
         }
     }
 

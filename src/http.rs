@@ -22,7 +22,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Viewer};
 use crate::db::Db;
-use crate::graphql::{OperationName, OrgSchema, RequestContext, Services, request_error};
+use crate::graphql::{
+    OrgSchema, QueryLimits, RequestContext, Services, code_uncoded, request_error,
+};
 use crate::metrics::Metrics;
 use crate::websocket::WebSocketSettings;
 
@@ -30,6 +32,7 @@ use crate::websocket::WebSocketSettings;
 pub struct AppState {
     pub services: Services,
     pub schema: OrgSchema,
+    pub limits: QueryLimits,
     pub metrics: Arc<Metrics>,
     pub websockets: WebSocketSettings,
 }
@@ -384,19 +387,22 @@ async fn graphql(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let operation = OperationName::default();
-    let context = RequestContext::new(&state.services, viewer, Some(peer.ip()));
-    let request = request.into_inner().data(context).data(operation.clone());
-    let response = state.schema.execute(request).await;
+    let mut request = request.into_inner();
+    let (operation, mut response) = match state.limits.admit(&mut request) {
+        Ok(operation) => {
+            let context = RequestContext::new(&state.services, viewer, Some(peer.ip()));
+            let response = state.schema.execute(request.data(context)).await;
+            (operation, response)
+        }
+        Err(refusal) => (None, async_graphql::Response::from_errors(vec![refusal])),
+    };
+    code_uncoded(&mut response.errors);
     let elapsed = started.elapsed();
-    state
-        .metrics
-        .record_operation(operation.get(), Some(elapsed));
-    state
-        .metrics
-        .record_errors(response.errors.iter().map(error_code));
+    let metrics = &state.metrics;
+    metrics.record_operation(operation.as_deref(), Some(elapsed));
+    metrics.record_errors(response.errors.iter().map(error_code));
     tracing::info!(
-        operation = operation.get().unwrap_or_default(),
+        operation = operation.as_deref().unwrap_or_default(),
         user_id = viewer.map(|v| v.user_id),
         errors = response.errors.len(),
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
@@ -415,23 +421,24 @@ fn respond(headers: &HeaderMap, response: async_graphql::Response) -> Response {
     let never_ran = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = serde_json::to_value(&response).unwrap_or_default();
     let (content_type, status) = match accepts_graphql_response {
-        true if never_ran => {
-            if let Some(body) = body.as_object_mut() {
-                body.remove("data");
-            }
-            (GRAPHQL_RESPONSE_JSON, StatusCode::BAD_REQUEST)
-        }
+        true if never_ran => (GRAPHQL_RESPONSE_JSON, StatusCode::BAD_REQUEST),
         true => (GRAPHQL_RESPONSE_JSON, StatusCode::OK),
         false => ("application/json", StatusCode::OK),
     };
-    (
-        status,
-        [(header::CONTENT_TYPE, content_type)],
-        axum::Json(body),
-    )
-        .into_response()
+    // Serialized straight to bytes: a page of members is thousands of values.
+    let body = if accepts_graphql_response && never_ran {
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    match body {
+        Ok(body) => (status, [(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot serialize a GraphQL response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// The viewer of `Authorization: Bearer <token>`; None without a header or

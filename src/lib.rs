@@ -117,7 +117,8 @@ impl Server {
                 invitations: config.invitation_settings(),
                 attempts: Arc::new(rate_limit::AttemptLimiter::per_minute(attempts)),
             },
-            schema: graphql::build_schema(config.schema_settings()),
+            schema: graphql::build_schema(config.introspection),
+            limits: config.query_limits(),
             metrics,
             websockets: websocket::WebSocketSettings {
                 init_timeout: config.ws_init_timeout,

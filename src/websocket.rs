@@ -22,7 +22,9 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::auth::{self, Viewer};
-use crate::graphql::{OrgSchema, RequestContext, Services, limit_exceeded};
+use crate::graphql::{
+    OrgSchema, QueryLimits, RequestContext, Services, code_uncoded, limit_exceeded,
+};
 use crate::http::{AppState, Refusal, error_code};
 use crate::metrics::{GaugeGuard, Metrics};
 
@@ -102,6 +104,7 @@ pub async fn upgrade(
                 _permit: permit,
                 services: state.services,
                 schema: state.schema,
+                limits: state.limits,
                 metrics: state.metrics,
                 settings: state.websockets,
                 viewer: None,
@@ -133,6 +136,7 @@ struct Connection {
     _permit: OwnedSemaphorePermit,
     services: Services,
     schema: OrgSchema,
+    limits: QueryLimits,
     metrics: Arc<Metrics>,
     settings: WebSocketSettings,
     viewer: Option<Viewer>,
@@ -331,7 +335,13 @@ impl Connection {
         if let Some(name) = payload.get("operationName").and_then(Value::as_str) {
             request = request.operation_name(name);
         }
-        let operation = request.operation_name.clone();
+        let operation = match self.limits.admit(&mut request) {
+            Ok(operation) => operation,
+            Err(refusal) => {
+                self.metrics.record_errors([error_code(&refusal)]);
+                return Ok(vec![error_message(id, &[refusal])]);
+            }
+        };
         let context = RequestContext::new(&self.services, Some(viewer), Some(self.client_ip));
         let mut responses = self.schema.execute_stream(request.data(context));
         let key = id.to_owned();
@@ -342,7 +352,8 @@ impl Connection {
             async move {
                 let _running = metrics.subscription();
                 let mut first = true;
-                while let Some(response) = responses.next().await {
+                while let Some(mut response) = responses.next().await {
+                    code_uncoded(&mut response.errors);
                     // An operation refused before it ran (invalid, forbidden)
                     // is an `error`, which ends it; anything else is a result.
                     let refused =

@@ -1,12 +1,6 @@
 //! The one place a domain error becomes a GraphQL error.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ErrorExtensions, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{ErrorExtensions, ServerError};
 
 use crate::domain::DomainError;
 
@@ -55,45 +49,14 @@ pub fn limit_exceeded(message: String) -> async_graphql::ServerError {
     )
 }
 
-/// async-graphql leaves parse and validation errors without a code; they
-/// are the client's, BAD_USER_INPUT, as the contract wants every error coded.
-pub struct CodeRequestErrors;
-
-impl ExtensionFactory for CodeRequestErrors {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CodeRequestErrors)
+/// async-graphql leaves its own errors (a query that does not parse or
+/// validate, an argument of the wrong type) without a code; they are the
+/// client's, BAD_USER_INPUT, as the contract wants every error coded.
+pub fn code_uncoded(errors: &mut [ServerError]) {
+    for error in errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for CodeRequestErrors {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .await
-            .map_err(bad_user_input)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errors| errors.into_iter().map(bad_user_input).collect())
-    }
-}
-
-fn bad_user_input(mut error: ServerError) -> ServerError {
-    let extensions = error.extensions.get_or_insert_with(Default::default);
-    if extensions.get("code").is_none() {
-        extensions.set("code", "BAD_USER_INPUT");
-    }
-    error
 }

@@ -1,7 +1,9 @@
 //! Query limits: the size of the query text, then depth, complexity,
-//! aliases and root fields of the parsed document, all checked before
-//! validation and before any resolver runs, so an abusive query costs a
-//! parse and one walk of its syntax tree.
+//! aliases and root fields of the parsed document, all checked by the
+//! transport before the schema validates or runs anything, so an abusive
+//! query costs a parse and one walk of its syntax tree. (Not an async-graphql
+//! extension: any extension wraps the resolution of every field, which cost a
+//! members page a fifth of its throughput.)
 //!
 //! Complexity counts each field as 1, and a connection (a field with a
 //! `first` or `last` argument, or one selecting `edges` or `nodes`) as its
@@ -10,13 +12,11 @@
 //! count towards depth.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
-    ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
 };
-use async_graphql::{ServerResult, Value, Variables};
+use async_graphql::{Request, ServerError, Value, Variables};
 
 use super::error::limit_exceeded;
 use crate::domain::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -52,7 +52,37 @@ pub struct QueryCost {
 }
 
 impl QueryLimits {
-    fn check(&self, cost: QueryCost) -> ServerResult<()> {
+    /// Checks a request against the limits and names the operation it runs
+    /// (a client need not send `operationName` for a lone named operation).
+    /// The parsed document stays in the request, so the schema does not
+    /// parse it again; a query that does not parse is left to the schema,
+    /// which reports why.
+    pub fn admit(&self, request: &mut Request) -> Result<Option<String>, ServerError> {
+        if request.query.len() > self.max_query_bytes {
+            return Err(limit_exceeded(format!(
+                "the query is {} bytes; the limit is {}",
+                request.query.len(),
+                self.max_query_bytes
+            )));
+        }
+        let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+            return Ok(request.operation_name.clone());
+        };
+        self.check(measure(&document, &request.variables))?;
+        let name = request
+            .operation_name
+            .clone()
+            .or_else(|| match &document.operations {
+                DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+                    operations.keys().next().map(ToString::to_string)
+                }
+                _ => None,
+            });
+        request.set_parsed_query(document);
+        Ok(name)
+    }
+
+    fn check(&self, cost: QueryCost) -> Result<(), ServerError> {
         let checks = [
             ("depth", cost.depth, self.max_depth),
             ("complexity", cost.complexity, self.max_complexity),
@@ -71,40 +101,13 @@ impl QueryLimits {
     }
 }
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if query.len() > self.max_query_bytes {
-            return Err(limit_exceeded(format!(
-                "the query is {} bytes; the limit is {}",
-                query.len(),
-                self.max_query_bytes
-            )));
-        }
-        let document = next.run(ctx, query, variables).await?;
-        self.check(measure(&document, variables))?;
-        Ok(document)
-    }
-}
-
 /// The cost of the costliest operation in the document.
 pub fn measure(document: &ExecutableDocument, variables: &Variables) -> QueryCost {
     let mut walk = Walk {
         document,
         variables,
         fragments: HashMap::new(),
+        nesting: 0,
     };
     let aliases = count_aliases(document);
     document
@@ -141,10 +144,24 @@ struct Walk<'a> {
     /// times is walked once, and a cycle (which validation rejects later)
     /// ends at its second visit.
     fragments: HashMap<(&'a str, bool), Option<Cost>>,
+    /// Selection sets being walked, fragment hops included.
+    nesting: usize,
 }
+
+/// How deep the walk goes before it gives up on a document.
+const MAX_NESTING: usize = 128;
 
 impl<'a> Walk<'a> {
     fn selections(&mut self, set: &'a SelectionSet, introspection: bool) -> Cost {
+        if self.nesting == MAX_NESTING {
+            // Deeper than any limit allows (fragments spread in fragments):
+            // stop walking, and the depth refuses it.
+            return Cost {
+                depth: usize::MAX / 2,
+                complexity: 0,
+            };
+        }
+        self.nesting += 1;
         let mut total = Cost::default();
         for selection in &set.items {
             let cost = match &selection.node {
@@ -159,6 +176,7 @@ impl<'a> Walk<'a> {
             total.depth = total.depth.max(cost.depth);
             total.complexity = total.complexity.saturating_add(cost.complexity);
         }
+        self.nesting -= 1;
         total
     }
 
@@ -237,7 +255,7 @@ impl<'a> Walk<'a> {
                     Selection::FragmentSpread(spread) => {
                         let name = spread.node.fragment_name.node.as_str();
                         match walk.document.fragments.get(name) {
-                            Some(f) if !seen.contains(&name) => {
+                            Some(f) if !seen.contains(&name) && seen.len() < MAX_NESTING => {
                                 seen.push(name);
                                 count(walk, &f.node.selection_set.node, seen)
                             }
@@ -306,6 +324,16 @@ mod tests {
         );
         let measured = cost(&bomb);
         assert!(measured.complexity > 500, "{measured:?}");
+    }
+
+    #[test]
+    fn a_long_chain_of_fragments_is_refused_not_followed() {
+        let chain: String = (0..2000)
+            .map(|n| format!("fragment F{n} on Query {{ ...F{} }} ", n + 1))
+            .collect();
+        let query = format!("{{ ...F0 }} {chain} fragment F2000 on Query {{ __typename }}");
+        let measured = cost(&query);
+        assert!(measured.depth > 1000, "{measured:?}");
     }
 
     #[test]

@@ -7,7 +7,6 @@ mod invitations;
 mod limits;
 mod loaders;
 mod mutation;
-mod operation;
 mod query;
 mod subscription;
 mod types;
@@ -24,10 +23,9 @@ use crate::events::EventBus;
 use crate::mail::OutboxHandle;
 use crate::rate_limit::AttemptLimiter;
 
-pub use error::{limit_exceeded, request_error};
+pub use error::{code_uncoded, limit_exceeded, request_error};
 pub use limits::QueryLimits;
 pub use loaders::Loaders;
-pub use operation::OperationName;
 
 pub use query::Query;
 pub use subscription::Subscription;
@@ -101,23 +99,6 @@ fn require_viewer(ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
     context(ctx).viewer.ok_or_else(error::unauthenticated)
 }
 
-/// How the schema treats the queries it is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SchemaSettings {
-    pub limits: QueryLimits,
-    /// Off in production: no `__schema`/`__type`, no "did you mean" hints.
-    pub introspection: bool,
-}
-
-impl Default for SchemaSettings {
-    fn default() -> Self {
-        SchemaSettings {
-            limits: QueryLimits::default(),
-            introspection: true,
-        }
-    }
-}
-
 /// A guard for fields that test a secret (a password, an invitation
 /// token): each call spends one of the client's attempts.
 fn secret_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
@@ -137,12 +118,11 @@ fn secret_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
     })
 }
 
-pub fn build_schema(settings: SchemaSettings) -> OrgSchema {
-    let builder = Schema::build(Query, Mutation::default(), Subscription)
-        .extension(error::CodeRequestErrors)
-        .extension(operation::RecordOperationName)
-        .extension(settings.limits);
-    match settings.introspection {
+/// The schema; without introspection (production), no `__schema`/`__type`
+/// and no "did you mean" hints.
+pub fn build_schema(introspection: bool) -> OrgSchema {
+    let builder = Schema::build(Query, Mutation::default(), Subscription);
+    match introspection {
         true => builder.finish(),
         false => builder
             .disable_introspection()
@@ -158,5 +138,5 @@ pub fn organization_id(id: i64) -> async_graphql::ID {
 
 /// The schema in SDL, as `schema.graphql` holds it.
 pub fn print_schema() -> String {
-    build_schema(SchemaSettings::default()).sdl()
+    build_schema(true).sdl()
 }

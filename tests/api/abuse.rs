@@ -187,6 +187,33 @@ async fn websocket_connections_beyond_the_limit_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_limits_hold_over_websocket_too() {
+    let app = TestApp::spawn_configured(|c| c.max_query_aliases = 1).await;
+    let owner = app.sign_up("owner@example.com").await;
+    let mut live = WsClient::signed_in(&app.url, owner.token.as_deref().unwrap()).await;
+    let aliased = "subscription { a: viewerMembershipChanged { k: kind } }";
+    live.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": aliased } }))
+        .await;
+    let refused = live.recv().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
+    // A query that does not validate is the client's error, coded as such.
+    live.send(
+        json!({ "type": "subscribe", "id": "2", "payload": { "query": "subscription { nope }" } }),
+    )
+    .await;
+    let invalid = live.recv().await;
+    assert_eq!(invalid["type"], "error", "{invalid}");
+    assert_eq!(
+        invalid["payload"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_beyond_the_limit_get_an_error_and_the_rest_go_on() {
     let app = TestApp::spawn_configured(|c| c.max_subscriptions_per_connection = 1).await;
     let (owner, ada, _, ada_member) = crate::common::owner_and_ada(&app).await;
