@@ -77,6 +77,10 @@ class Server:
                 str(self.mail_dir),
                 "--ws-init-timeout",
                 "1s",
+                # The attempt limit has its own test; at its default it would
+                # refuse all but ten of the fuzzer's logIn and signUp calls.
+                "--auth-rate-limit",
+                "100000",
             ],
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
