@@ -134,6 +134,10 @@ pub struct Config {
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
 
+    /// Header that carries the client's address when a proxy forwards every request (e.g. X-Forwarded-For); unset: the connection's address.
+    #[arg(long, env = "CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
+
     /// Attempts per minute from one IP address at logIn, signUp and the invitation-token operations.
     #[arg(long, env = "AUTH_RATE_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub auth_rate_limit: u32,

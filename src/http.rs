@@ -33,6 +33,8 @@ pub struct AppState {
     pub services: Services,
     pub schema: OrgSchema,
     pub limits: QueryLimits,
+    /// Where the client's address is, when a proxy forwards every request.
+    pub client_ip_header: Option<header::HeaderName>,
     pub metrics: Arc<Metrics>,
     pub websockets: WebSocketSettings,
 }
@@ -390,7 +392,8 @@ async fn graphql(
     let mut request = request.into_inner();
     let (operation, mut response) = match state.limits.admit(&mut request) {
         Ok(operation) => {
-            let context = RequestContext::new(&state.services, viewer, Some(peer.ip()));
+            let client = client_ip(&headers, peer, state.client_ip_header.as_ref());
+            let context = RequestContext::new(&state.services, viewer, Some(client));
             let response = state.schema.execute(request.data(context)).await;
             (operation, response)
         }
@@ -452,6 +455,22 @@ async fn bearer_viewer(db: &Db, headers: &HeaderMap) -> Result<Option<Viewer>, R
     auth::authenticate(db, token).await.map_err(|error| {
         graphql_error(StatusCode::SERVICE_UNAVAILABLE, request_error(error.into()))
     })
+}
+
+/// The client's address: the last address in `forwarded_by` (the one the
+/// proxy in front added; those before it are the client's to invent), or
+/// the connection's when there is no such header or address.
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    forwarded_by: Option<&header::HeaderName>,
+) -> std::net::IpAddr {
+    forwarded_by
+        .and_then(|name| headers.get_all(name).iter().next_back())
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer.ip())
 }
 
 /// Whether the Accept header lists `media` (with a weight above 0).

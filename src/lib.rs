@@ -38,6 +38,8 @@ pub enum StartError {
     Mail(#[from] mail::MailSetupError),
     #[error("--cors-origins / CORS_ORIGINS: {0:?} is not an origin (scheme://host[:port], or *)")]
     CorsOrigin(String),
+    #[error("--client-ip-header / CLIENT_IP_HEADER: {0:?} is not a header name")]
+    ClientIpHeader(String),
     #[error("--bind / BIND_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -69,6 +71,13 @@ impl Server {
     /// Opens the database and starts serving on `config.bind`.
     pub async fn start(config: &Config) -> Result<Server, StartError> {
         let cors = http::cors_layer(&config.cors_origins).map_err(StartError::CorsOrigin)?;
+        let client_ip_header = match &config.client_ip_header {
+            Some(name) => Some(
+                axum::http::HeaderName::try_from(name.as_str())
+                    .map_err(|_| StartError::ClientIpHeader(name.clone()))?,
+            ),
+            None => None,
+        };
         let transport = mail::Transport::new(config.smtp_url.as_deref(), &config.mail_dir)?;
         let from = mail::parse_from(&config.mail_from)?;
         let database = config.database()?;
@@ -119,6 +128,7 @@ impl Server {
             },
             schema: graphql::build_schema(config.introspection),
             limits: config.query_limits(),
+            client_ip_header,
             metrics,
             websockets: websocket::WebSocketSettings {
                 init_timeout: config.ws_init_timeout,

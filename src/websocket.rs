@@ -86,6 +86,7 @@ pub async fn upgrade(
         Some("graphql-ws") => Protocol::Legacy,
         _ => Protocol::TransportWs,
     };
+    let client_ip = crate::http::client_ip(&headers, peer, state.client_ip_header.as_ref());
     let header_token = bearer(
         headers
             .get(header::AUTHORIZATION)
@@ -99,7 +100,7 @@ pub async fn upgrade(
             let connection = Connection {
                 protocol,
                 header_token,
-                client_ip: peer.ip(),
+                client_ip,
                 _open: state.metrics.ws_connection(),
                 _permit: permit,
                 services: state.services,

@@ -120,6 +120,82 @@ async fn attempts_at_passwords_are_limited_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_each_client_has_its_own_allowance() {
+    let log_in =
+        "mutation { logIn(input: {email: \"nobody@example.com\", password: \"guess\"}) { token } }";
+    let attempt = |app: &TestApp, forwarded_for: &str| {
+        reqwest::Client::new()
+            .post(&app.url)
+            .header("x-forwarded-for", forwarded_for.to_owned())
+            .json(&json!({ "query": log_in }))
+            .send()
+    };
+    let code = |body: Value| {
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let app = TestApp::spawn_configured(|c| {
+        c.auth_rate_limit = 2;
+        c.client_ip_header = Some("X-Forwarded-For".into());
+    })
+    .await;
+    // The proxy appends the address it saw; what comes before is the client's word.
+    for _ in 0..2 {
+        let body = attempt(&app, "10.9.9.9, 203.0.113.1")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(code(body), "UNAUTHENTICATED");
+    }
+    let body = attempt(&app, "10.9.9.8, 203.0.113.1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(body),
+        "LIMIT_EXCEEDED",
+        "the client cannot pick its address"
+    );
+    let body = attempt(&app, "203.0.113.2")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(body),
+        "UNAUTHENTICATED",
+        "another client has its own allowance"
+    );
+
+    // Without the setting the header is ignored: one address, one allowance.
+    let app = TestApp::spawn_configured(|c| c.auth_rate_limit = 2).await;
+    for forwarded_for in ["203.0.113.1", "203.0.113.2"] {
+        let body = attempt(&app, forwarded_for)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(code(body), "UNAUTHENTICATED");
+    }
+    let body = attempt(&app, "203.0.113.3")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(body), "LIMIT_EXCEEDED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_outlasts_the_timeout_is_answered_with_503() {
     let app = TestApp::spawn_configured(|c| c.request_timeout = Duration::from_millis(500)).await;
     // A client that sends its headers and then too little of its body.
