@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Request, Response as GraphQLResponse, ServerError, Variables};
+use async_graphql::{Request, ServerError, Variables};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -363,10 +363,7 @@ impl Connection {
                     first = false;
                     let message = match refused {
                         true => error_message(&id, &response.errors),
-                        false => {
-                            json!({ "type": next, "id": id, "payload": response_json(response) })
-                                .to_string()
-                        }
+                        false => protocol_message(next, &id, &response),
                     };
                     if outgoing.send(Outgoing::Message(message)).await.is_err() || refused {
                         return;
@@ -381,10 +378,23 @@ impl Connection {
     }
 }
 
-fn response_json(response: GraphQLResponse) -> Value {
-    serde_json::to_value(response).unwrap_or(Value::Null)
+/// A message for one operation, serialized in one pass (a delivery to
+/// thousands of subscribers is this, thousands of times).
+fn protocol_message(kind: &'static str, id: &str, payload: &impl serde::Serialize) -> String {
+    #[derive(serde::Serialize)]
+    struct Message<'a, P> {
+        r#type: &'static str,
+        id: &'a str,
+        payload: P,
+    }
+    serde_json::to_string(&Message {
+        r#type: kind,
+        id,
+        payload,
+    })
+    .expect("GraphQL responses serialize")
 }
 
 fn error_message(id: &str, errors: &[ServerError]) -> String {
-    json!({ "type": "error", "id": id, "payload": errors }).to_string()
+    protocol_message("error", id, &errors)
 }
