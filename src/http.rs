@@ -385,12 +385,17 @@ async fn graphql(
     request: GraphQLRequest,
 ) -> Response {
     let started = Instant::now();
-    let viewer = match bearer_viewer(&state.services.db, &headers).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let mut request = request.into_inner();
-    let (operation, mut response) = match state.limits.admit(&mut request) {
+    // Limits first: an abusive query is refused before any database work.
+    let admitted = state.limits.admit(&mut request);
+    let viewer = match admitted {
+        Ok(_) => match bearer_viewer(&state.services.db, &headers).await {
+            Ok(viewer) => viewer,
+            Err(response) => return response,
+        },
+        Err(_) => None,
+    };
+    let (operation, mut response) = match admitted {
         Ok(operation) => {
             let client = client_ip(&headers, peer, state.client_ip_header.as_ref());
             let context = RequestContext::new(&state.services, viewer, Some(client));
