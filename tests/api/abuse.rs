@@ -121,21 +121,24 @@ async fn attempts_at_passwords_are_limited_per_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_proxy_each_client_has_its_own_allowance() {
-    let log_in =
-        "mutation { logIn(input: {email: \"nobody@example.com\", password: \"guess\"}) { token } }";
-    let attempt = |app: &TestApp, forwarded_for: &str| {
-        reqwest::Client::new()
+    // The error code of one logIn attempt arriving with this X-Forwarded-For.
+    async fn attempt(app: &TestApp, forwarded_for: &str) -> String {
+        let log_in = "mutation { logIn(input: {email: \"nobody@example.com\", password: \"guess\"}) { token } }";
+        let body: Value = reqwest::Client::new()
             .post(&app.url)
-            .header("x-forwarded-for", forwarded_for.to_owned())
+            .header("x-forwarded-for", forwarded_for)
             .json(&json!({ "query": log_in }))
             .send()
-    };
-    let code = |body: Value| {
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         body["errors"][0]["extensions"]["code"]
             .as_str()
             .unwrap()
             .to_owned()
-    };
+    }
 
     let app = TestApp::spawn_configured(|c| {
         c.auth_rate_limit = 2;
@@ -144,33 +147,18 @@ async fn behind_a_proxy_each_client_has_its_own_allowance() {
     .await;
     // The proxy appends the address it saw; what comes before is the client's word.
     for _ in 0..2 {
-        let body = attempt(&app, "10.9.9.9, 203.0.113.1")
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(code(body), "UNAUTHENTICATED");
+        assert_eq!(
+            attempt(&app, "10.9.9.9, 203.0.113.1").await,
+            "UNAUTHENTICATED"
+        );
     }
-    let body = attempt(&app, "10.9.9.8, 203.0.113.1")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        code(body),
+        attempt(&app, "10.9.9.8, 203.0.113.1").await,
         "LIMIT_EXCEEDED",
         "the client cannot pick its address"
     );
-    let body = attempt(&app, "203.0.113.2")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        code(body),
+        attempt(&app, "203.0.113.2").await,
         "UNAUTHENTICATED",
         "another client has its own allowance"
     );
@@ -178,21 +166,9 @@ async fn behind_a_proxy_each_client_has_its_own_allowance() {
     // Without the setting the header is ignored: one address, one allowance.
     let app = TestApp::spawn_configured(|c| c.auth_rate_limit = 2).await;
     for forwarded_for in ["203.0.113.1", "203.0.113.2"] {
-        let body = attempt(&app, forwarded_for)
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(code(body), "UNAUTHENTICATED");
+        assert_eq!(attempt(&app, forwarded_for).await, "UNAUTHENTICATED");
     }
-    let body = attempt(&app, "203.0.113.3")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(code(body), "LIMIT_EXCEEDED");
+    assert_eq!(attempt(&app, "203.0.113.3").await, "LIMIT_EXCEEDED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
