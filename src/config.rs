@@ -1,4 +1,5 @@
-//! Every setting, from a flag or its environment variable, with its default.
+//! Every setting, from a flag or its environment variable, with its
+//! default: plain values, which `lib.rs` turns into each layer's settings.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,8 +8,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::{DatabaseUrl, SetupError};
-use crate::domain::invitations::InvitationSettings;
-use crate::graphql::QueryLimits;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,23 +110,28 @@ pub struct Config {
     pub introspection: bool,
 
     /// Largest query text in bytes.
-    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = QueryLimits::default().max_query_bytes, global = true)]
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = 32 * 1024, global = true)]
     pub max_query_bytes: usize,
 
     /// Deepest field nesting of a query.
-    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = QueryLimits::default().max_depth, global = true)]
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 10, global = true)]
     pub max_query_depth: usize,
 
     /// Highest query complexity: 1 per field, a connection its page size times its nodes' fields.
-    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = QueryLimits::default().max_complexity, global = true)]
+    #[arg(
+        long,
+        env = "MAX_QUERY_COMPLEXITY",
+        default_value_t = 10_000,
+        global = true
+    )]
     pub max_query_complexity: usize,
 
     /// Most aliases in one query document.
-    #[arg(long, env = "MAX_QUERY_ALIASES", default_value_t = QueryLimits::default().max_aliases, global = true)]
+    #[arg(long, env = "MAX_QUERY_ALIASES", default_value_t = 30, global = true)]
     pub max_query_aliases: usize,
 
     /// Most root fields in one operation.
-    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = QueryLimits::default().max_root_fields, global = true)]
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 20, global = true)]
     pub max_root_fields: usize,
 
     /// Origins allowed to call the API from a browser (comma-separated, e.g. https://app.example.com); unset: no CORS headers.
@@ -189,24 +193,6 @@ impl Config {
 
     pub fn database(&self) -> Result<DatabaseUrl, SetupError> {
         self.database_url.parse()
-    }
-
-    pub fn invitation_settings(&self) -> InvitationSettings {
-        InvitationSettings {
-            app_url: self.app_url.trim_end_matches('/').to_owned(),
-            ttl: chrono::Duration::from_std(self.invitation_ttl)
-                .unwrap_or(chrono::Duration::days(7)),
-        }
-    }
-
-    pub fn query_limits(&self) -> QueryLimits {
-        QueryLimits {
-            max_query_bytes: self.max_query_bytes,
-            max_depth: self.max_query_depth,
-            max_complexity: self.max_query_complexity,
-            max_aliases: self.max_query_aliases,
-            max_root_fields: self.max_root_fields,
-        }
     }
 
     pub fn pool_size(&self) -> usize {

@@ -1,20 +1,26 @@
 //! orgql: a GraphQL API server for organization membership.
 //!
-//! The binary (`src/main.rs`) is a thin CLI over [`Server`]; the tests start
-//! the same server in-process.
+//! The layers, each importing only those below it:
+//!
+//! ```text
+//! transport (HTTP, WebSocket)  ->  graphql  ->  events, mail  ->  domain  ->  db
+//! ```
+//!
+//! This file wires them together: it turns the configuration into each
+//! layer's settings, builds the event bus and the workers, and serves. The
+//! binary (`src/main.rs`) is a thin CLI over [`Server`]; the tests start the
+//! same server in-process.
 
-pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod events;
 pub mod graphql;
-pub mod http;
 pub mod mail;
 pub mod metrics;
 pub mod rate_limit;
 pub mod seed;
-pub mod websocket;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -28,6 +34,9 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::db::{Db, SetupError};
+use crate::domain::invitations::InvitationSettings;
+use crate::events::EventBus;
+use crate::graphql::QueryLimits;
 
 /// Why the server could not start; the message names the setting to fix.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +79,7 @@ pub struct Server {
 impl Server {
     /// Opens the database and starts serving on `config.bind`.
     pub async fn start(config: &Config) -> Result<Server, StartError> {
-        let cors = http::cors_layer(&config.cors_origins).map_err(StartError::CorsOrigin)?;
+        let cors = transport::cors_layer(&config.cors_origins).map_err(StartError::CorsOrigin)?;
         let client_ip_header = match &config.client_ip_header {
             Some(name) => Some(
                 axum::http::HeaderName::try_from(name.as_str())
@@ -82,9 +91,11 @@ impl Server {
         let from = mail::parse_from(&config.mail_from)?;
         let database = config.database()?;
         let db = Db::connect(&database, config.pool_size()).await?;
+        let bus = EventBus::default();
+        db.deliver_local_notifications(bus.local_notifications());
         let event_listener = match &database {
             db::DatabaseUrl::Postgres(url) => Some(
-                events::listen(url.clone(), db.events().clone())
+                events::listen(url.clone(), bus.clone())
                     .await
                     .map_err(|reason| SetupError::Unreachable {
                         url: database.redacted(),
@@ -118,26 +129,26 @@ impl Server {
         let websockets = Arc::new(Semaphore::new(max_websockets as usize));
         let (shutdown, shutting_down) = watch::channel(false);
         let attempts = NonZeroU32::new(config.auth_rate_limit).unwrap_or(NonZeroU32::MIN);
-        let state = http::AppState {
-            services: graphql::Services {
+        let state = transport::AppState {
+            services: Arc::new(graphql::Services {
                 db: db.clone(),
-                events: db.events().clone(),
+                events: bus,
                 outbox: outbox.clone(),
-                invitations: config.invitation_settings(),
-                attempts: Arc::new(rate_limit::AttemptLimiter::per_minute(attempts)),
-            },
+                invitations: invitation_settings(config),
+                attempts: rate_limit::AttemptLimiter::per_minute(attempts),
+            }),
             schema: graphql::build_schema(config.introspection),
-            limits: config.query_limits(),
+            limits: query_limits(config),
             client_ip_header,
             metrics,
-            websockets: websocket::WebSocketSettings {
+            websockets: transport::WebSocketSettings {
                 init_timeout: config.ws_init_timeout,
                 max_subscriptions: config.max_subscriptions_per_connection,
                 connections: websockets.clone(),
                 shutdown: shutting_down.clone(),
             },
         };
-        let app = http::router(state, config.request_timeout, cors)
+        let app = transport::router(state, config.request_timeout, cors)
             .into_make_service_with_connect_info::<SocketAddr>();
         let mut stopped = shutting_down;
         let task = tokio::spawn(async move {
@@ -199,6 +210,23 @@ impl Server {
             listener.abort();
         }
         served
+    }
+}
+
+fn invitation_settings(config: &Config) -> InvitationSettings {
+    InvitationSettings {
+        app_url: config.app_url.trim_end_matches('/').to_owned(),
+        ttl: chrono::Duration::from_std(config.invitation_ttl).unwrap_or(chrono::Duration::days(7)),
+    }
+}
+
+fn query_limits(config: &Config) -> QueryLimits {
+    QueryLimits {
+        max_query_bytes: config.max_query_bytes,
+        max_depth: config.max_query_depth,
+        max_complexity: config.max_query_complexity,
+        max_aliases: config.max_query_aliases,
+        max_root_fields: config.max_root_fields,
     }
 }
 

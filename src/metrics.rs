@@ -16,8 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::db::Db;
-use crate::domain::outbox;
+use crate::db::PoolStatus;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
@@ -185,15 +184,12 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, with the outbox and pool read now.
-    pub async fn render(&self, db: &Db) -> String {
-        match outbox::undelivered(db).await {
-            Ok(pending) => {
-                self.outbox_pending.set(pending);
-            }
-            Err(error) => tracing::warn!(error = ?error, "metrics: cannot count the outbox"),
+    /// The text exposition, with the outbox (when it could be counted) and
+    /// the pool as they are now.
+    pub fn render(&self, outbox_pending: Option<i64>, pool: PoolStatus) -> String {
+        if let Some(pending) = outbox_pending {
+            self.outbox_pending.set(pending);
         }
-        let pool = db.pool_status();
         self.pool_connections.set(pool.size as i64);
         self.pool_idle.set(pool.available as i64);
         self.pool_waiting.set(pool.waiting as i64);

@@ -6,12 +6,10 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde::Serialize;
 
-use crate::auth;
-use crate::db::Db;
 use crate::db::schema::{memberships, users};
-use crate::domain::members::{NewMembership, count_members};
-use crate::domain::{DomainError, Role, now, organizations};
-use crate::with_conn;
+use crate::db::{Db, insert_all, with_conn};
+use crate::domain::members::{NewMembership, adjust_counters};
+use crate::domain::{DomainError, Role, hash_password, now, organizations, sessions, tokens};
 
 /// Every seeded user's password.
 pub const SEED_PASSWORD: &str = "seed-password";
@@ -37,8 +35,8 @@ pub async fn seed_organization(
     name: &str,
     slug: Option<&str>,
 ) -> Result<Seeded, DomainError> {
-    let password_hash = auth::hash_password(SEED_PASSWORD.to_owned()).await?;
-    let tag = auth::new_token()[..8].to_lowercase();
+    let password_hash = hash_password(SEED_PASSWORD.to_owned()).await?;
+    let tag = tokens::new_token()[..8].to_lowercase();
     let owner_email = format!("owner-{tag}@seed.example");
     let owner = SeedUser {
         email: owner_email.clone(),
@@ -52,7 +50,7 @@ pub async fn seed_organization(
                 let insert = diesel::insert_into(users::table)
                     .values(owner)
                     .returning(users::id);
-                Ok(with_conn!(tx, |c| insert.get_result::<i64>(c).await)?)
+                Ok::<_, DomainError>(with_conn!(tx, |c| insert.get_result::<i64>(c).await)?)
             }
             .boxed()
         })
@@ -79,7 +77,7 @@ pub async fn seed_organization(
                 let owner = crate::domain::users::by_ids(tx, &[owner_id])
                     .await?
                     .remove(0);
-                Ok(auth::start_session(tx, owner).await?.token)
+                Ok::<_, DomainError>(sessions::start(tx, owner).await?.token)
             }
             .boxed()
         })
@@ -123,7 +121,7 @@ pub async fn add_members(
             .collect();
         db.write(move |tx| {
             async move {
-                let created: Vec<(i64, String, String)> = crate::insert_all!(
+                let created: Vec<(i64, String, String)> = insert_all!(
                     tx,
                     users::table,
                     new_users,
@@ -143,9 +141,9 @@ pub async fn add_members(
                         user_name,
                     })
                     .collect();
-                crate::insert_all!(tx, memberships::table, new_memberships)?;
+                insert_all!(tx, memberships::table, new_memberships)?;
                 let per_role: Vec<(Role, i32)> = roles.iter().map(|role| (*role, 1)).collect();
-                count_members(tx, organization_id, &per_role).await
+                adjust_counters(tx, organization_id, &per_role).await
             }
             .boxed()
         })

@@ -1,11 +1,14 @@
 //! The database: one pool over SQLite or PostgreSQL, chosen at run time from
-//! the URL, and one query code path for both (see [`with_conn!`]).
+//! the URL, one query code path for both (see [`with_conn!`]), and a neutral
+//! "notify on commit" ([`notify`]). It imports nothing from the layers above:
+//! units of work return any error that a [`DbError`] converts into.
 
+mod notify;
 pub mod schema;
 mod url;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::{ConnectionError, SqliteConnection};
@@ -19,10 +22,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+pub use notify::{LocalNotifications, NOTIFY_CHANNEL, notify};
 pub use url::DatabaseUrl;
-
-use crate::domain::DomainError;
-use crate::events::{BusEvent, EventBus};
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 
@@ -36,17 +37,30 @@ const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORM
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;";
 
 /// A connection borrowed from the pool, of either backend. Inside a SQLite
-/// write transaction it carries the events the transaction staged, which
-/// are published once it commits (PostgreSQL stages them with NOTIFY).
+/// write transaction it carries the notifications the transaction staged,
+/// which are handed on once it commits (PostgreSQL sends them with NOTIFY).
 pub enum Conn<'a> {
     Postgres(&'a mut AsyncPgConnection),
-    Sqlite(&'a mut SqliteConn, Option<&'a mut Vec<BusEvent>>),
+    Sqlite(&'a mut SqliteConn, Option<&'a mut Vec<String>>),
+}
+
+/// What the database layer itself can fail with; the layers above turn it
+/// into their own error type.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("transaction task: {0}")]
+    Task(String),
+    #[error("a notification was staged outside a write transaction")]
+    NotifyOutsideTransaction,
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection of each backend.
 /// The body is type-checked once per backend, so a query one backend cannot
 /// run fails to compile instead of failing at run time.
-#[macro_export]
 macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
         match &mut *$conn {
@@ -61,12 +75,12 @@ macro_rules! with_conn {
         }
     };
 }
+pub(crate) use with_conn;
 
 /// Inserts owned rows in one multi-row statement on either backend, as
 /// `get_results` with `returning $columns`, or `execute` without.
 /// diesel-async cannot batch-insert on SQLite; the sync connection inside
 /// the wrapper can, so that arm runs there.
-#[macro_export]
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr, returning $columns:expr) => {
         match &mut *$conn {
@@ -110,6 +124,7 @@ macro_rules! insert_all {
         }
     };
 }
+pub(crate) use insert_all;
 
 // Lives for one unit of work, on the stack of the task that runs it.
 #[allow(clippy::large_enum_variant)]
@@ -135,25 +150,20 @@ enum Pools {
 
 /// The body of a database unit of work: borrows the connection for as long
 /// as the returned future runs.
-pub trait Work<T>:
-    for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, DomainError>> + Send + 'static
+pub trait Work<T, E>:
+    for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, E>> + Send + 'static
 {
 }
-impl<T, F> Work<T> for F where
-    F: for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, DomainError>>
-        + Send
-        + 'static
+impl<T, E, F> Work<T, E> for F where
+    F: for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, E>> + Send + 'static
 {
 }
 
 /// A unit of work as a value, for code that stores or chooses one at run time.
-pub type BoxedWork<T> = Box<
-    dyn for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, DomainError>>
-        + Send
-        + 'static,
->;
+pub type BoxedWork<T, E> =
+    Box<dyn for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> BoxFuture<'c, Result<T, E>> + Send + 'static>;
 
-pub fn boxed_work<T>(work: impl Work<T>) -> BoxedWork<T> {
+pub fn boxed_work<T, E>(work: impl Work<T, E>) -> BoxedWork<T, E> {
     Box::new(work)
 }
 
@@ -177,13 +187,14 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
-/// The database handle shared by the whole server: a pool and a counter of
-/// the SQL statements it has run (tests read it to prove N+1-free queries).
+/// The database handle shared by the whole server: a pool, a counter of the
+/// SQL statements it has run (tests read it to prove N+1-free queries), and
+/// where SQLite's committed notifications go.
 #[derive(Clone)]
 pub struct Db {
     pools: Pools,
     statements: Arc<AtomicU64>,
-    bus: EventBus,
+    local_notifications: Arc<OnceLock<LocalNotifications>>,
 }
 
 impl Db {
@@ -234,7 +245,7 @@ impl Db {
         let db = Db {
             pools,
             statements,
-            bus: EventBus::default(),
+            local_notifications: Arc::default(),
         };
         db.migrate().await.map_err(|reason| SetupError::Migration {
             url: url.redacted(),
@@ -261,19 +272,29 @@ impl Db {
                 }
             })
         };
-        let pooled = self.pooled().await.map_err(|e| format!("{e:?}"))?;
+        let pooled = self.pooled().await.map_err(|e| e.to_string())?;
         run(pooled)
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())
     }
 
-    async fn pooled(&self) -> Result<Pooled, DomainError> {
-        let unavailable = |e| DomainError::Internal(anyhow::anyhow!("database pool: {e}"));
+    async fn pooled(&self) -> Result<Pooled, DbError> {
+        let unavailable =
+            |e: diesel_async::pooled_connection::deadpool::PoolError| DbError::Pool(e.to_string());
         Ok(match &self.pools {
             Pools::Postgres(p) => Pooled::Postgres(p.get().await.map_err(unavailable)?),
             Pools::Sqlite(p) => Pooled::Sqlite(p.get().await.map_err(unavailable)?),
         })
+    }
+
+    /// Where the notifications of committed SQLite transactions go (set
+    /// once, by whoever delivers them). PostgreSQL delivers its own, through
+    /// LISTEN, to every instance.
+    pub fn deliver_local_notifications(&self, to: LocalNotifications) {
+        if self.local_notifications.set(to).is_err() {
+            tracing::error!("local notifications already have a receiver; the new one is ignored");
+        }
     }
 
     /// How many connections are open, idle, and awaited.
@@ -296,7 +317,11 @@ impl Db {
     }
 
     /// Runs read-only work on a pooled connection.
-    pub async fn read<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T, DomainError> {
+    pub async fn read<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError>,
+    {
         let mut pooled = self.pooled().await?;
         work(&mut pooled.conn()).await
     }
@@ -308,45 +333,48 @@ impl Db {
     /// The transaction runs in its own task: a client that disconnects
     /// mid-request drops the request's future, but never a transaction
     /// half-way, so no pooled connection is left inside an open transaction.
-    pub async fn write<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T, DomainError> {
+    pub async fn write<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let mut pooled = self.pooled().await?;
-        let bus = self.bus.clone();
+        let local_notifications = self.local_notifications.clone();
         let task = tokio::spawn(async move {
             let mut staged = Vec::new();
             let mut conn = match &mut pooled {
                 Pooled::Postgres(c) => Conn::Postgres(c),
                 Pooled::Sqlite(c) => Conn::Sqlite(c, Some(&mut staged)),
             };
-            begin(&mut conn).await?;
+            begin(&mut conn).await.map_err(DbError::from)?;
             match work(&mut conn).await {
                 Ok(value) => {
-                    with_conn!(&mut conn, |c| commit(c).await)?;
-                    bus.deliver(staged);
+                    with_conn!(&mut conn, |c| commit(c).await).map_err(DbError::from)?;
+                    if let Some(deliver) = local_notifications.get().filter(|_| !staged.is_empty())
+                    {
+                        deliver(staged);
+                    }
                     Ok(value)
                 }
                 Err(error) => {
-                    with_conn!(&mut conn, |c| rollback(c).await)?;
+                    with_conn!(&mut conn, |c| rollback(c).await).map_err(DbError::from)?;
                     Err(error)
                 }
             }
         });
-        task.await
-            .map_err(|e| DomainError::Internal(anyhow::anyhow!("transaction task: {e}")))?
+        task.await.map_err(|e| DbError::Task(e.to_string()))?
     }
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         self.read(|c| {
-            async move { with_conn!(c, |c| c.batch_execute("SELECT 1").await).map_err(Into::into) }
-                .boxed()
+            async move {
+                with_conn!(c, |c| c.batch_execute("SELECT 1").await).map_err(DbError::from)
+            }
+            .boxed()
         })
         .await
         .is_ok()
-    }
-
-    /// The events of committed transactions, as this process receives them.
-    pub fn events(&self) -> &EventBus {
-        &self.bus
     }
 
     /// SQL statements run since start, by every connection of the pool.

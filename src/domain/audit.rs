@@ -7,10 +7,9 @@ use serde_json::Value;
 
 use super::DomainError;
 use super::members::Membership;
-use super::pagination::{Page, PageArgs};
-use crate::db::Conn;
+use super::pagination::{Page, PageArgs, id_window};
 use crate::db::schema::{audit_events, users};
-use crate::with_conn;
+use crate::db::{Conn, with_conn};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]
@@ -92,25 +91,14 @@ pub async fn list(
     page: &PageArgs,
 ) -> Result<Page<AuditEvent>, DomainError> {
     let window = page.window::<i64>()?;
-    // Newest first: "after" a cursor means older.
-    let ascending = window.scan_ascending(false);
     let rows = with_conn!(conn, |c| {
-        let mut query = audit_events::table
+        let query = audit_events::table
             .filter(audit_events::organization_id.eq(organization_id))
             .select(AuditEvent::as_select())
             .into_boxed();
-        if let Some(after) = window.after {
-            query = query.filter(audit_events::id.lt(after));
-        }
-        if let Some(before) = window.before {
-            query = query.filter(audit_events::id.gt(before));
-        }
-        query = if ascending {
-            query.order(audit_events::id.asc())
-        } else {
-            query.order(audit_events::id.desc())
-        };
-        query.limit(window.limit + 1).load(c).await
+        id_window!(query, audit_events::id, window, newest_first = true)
+            .load(c)
+            .await
     })?;
     Ok(window.page(rows, |event| event.id))
 }

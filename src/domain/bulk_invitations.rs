@@ -10,7 +10,7 @@ use serde_json::json;
 use super::audit::{self, Target};
 use super::invitations::{self, Invitation, InvitationSettings, Letter, Sent};
 use super::users::normalize_email;
-use super::{DomainError, Permission, Role, members};
+use super::{DomainError, Permission, Role, access};
 use crate::db::Db;
 
 pub const MAX_ROWS: usize = 100;
@@ -74,7 +74,7 @@ pub async fn bulk_invite(
     let settings = settings.clone();
     db.write(move |tx| {
         async move {
-            members::authorize(tx, organization_id, actor_id, Permission::ManageMembers).await?;
+            access::authorize(tx, organization_id, actor_id, Permission::ManageMembers).await?;
             let emails: Vec<String> = rows.iter().filter_map(|r| r.valid.as_ref().map(|(e, _)| e.clone())).collect();
             let taken: HashSet<String> = invitations::existing_members(tx, organization_id, &emails).await?.into_iter().collect();
             for row in rows.iter_mut() {

@@ -8,14 +8,12 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 use super::audit::{self, Target};
-use super::events::{MembershipEvent, MembershipEventKind};
+use super::live_events::{self, MembershipEvent, MembershipEventKind};
 use super::members::{self, Membership};
 use super::organizations::{self, Organization};
-use super::{DomainError, Permission, now};
+use super::{DomainError, Permission, access, now};
 use crate::db::schema::{credit_ledger, memberships, organizations as orgs};
-use crate::db::{Conn, Db};
-use crate::events;
-use crate::with_conn;
+use crate::db::{Conn, Db, with_conn};
 
 /// The pool as clients see it: total = available + distributed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +88,7 @@ pub async fn add(
     let amount = positive(amount)?;
     db.write(move |tx| {
         async move {
-            members::authorize(tx, organization_id, actor_id, Permission::ManageBilling).await?;
+            access::authorize(tx, organization_id, actor_id, Permission::ManageBilling).await?;
             // The total must still fit the API's Int.
             let update = diesel::update(orgs::table.find(organization_id))
                 .filter((orgs::credits_available + orgs::credits_distributed).le(i32::MAX - amount))
@@ -128,32 +126,13 @@ pub struct CreditMove {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Direction {
+pub enum Direction {
     ToMember,
     ToPool,
 }
 
-/// Moves `amount` credits from the pool to a member.
-pub async fn distribute(
-    db: &Db,
-    actor_id: i64,
-    member_id: i64,
-    amount: i32,
-) -> Result<CreditMove, DomainError> {
-    transfer(db, actor_id, member_id, amount, Direction::ToMember).await
-}
-
-/// Moves `amount` credits from a member back to the pool.
-pub async fn reclaim(
-    db: &Db,
-    actor_id: i64,
-    member_id: i64,
-    amount: i32,
-) -> Result<CreditMove, DomainError> {
-    transfer(db, actor_id, member_id, amount, Direction::ToPool).await
-}
-
-async fn transfer(
+/// Moves `amount` credits between the pool and a member.
+pub async fn transfer(
     db: &Db,
     actor_id: i64,
     member_id: i64,
@@ -164,7 +143,7 @@ async fn transfer(
     db.write(move |tx| {
         async move {
             let member =
-                members::lock_for(tx, member_id, actor_id, Permission::UpdateMembers).await?;
+                access::lock_member_for(tx, member_id, actor_id, Permission::UpdateMembers).await?;
             let organization_id = member.organization_id;
             // Member first, then the organization: the lock order of every
             // operation. Each update only applies if the balance suffices.
@@ -237,7 +216,7 @@ async fn transfer(
             .await?;
             let event =
                 MembershipEvent::about(MembershipEventKind::CreditsChanged, &member, actor_id);
-            events::stage(tx, event).await?;
+            live_events::stage(tx, event).await?;
             Ok(CreditMove {
                 member,
                 pool: CreditPool::of(&organization),

@@ -1,4 +1,5 @@
 use super::Permission;
+use crate::db::DbError;
 
 /// Everything a domain operation can refuse, in the domain's own terms. The
 /// GraphQL layer maps each variant to a message and `extensions.code` once.
@@ -47,6 +48,15 @@ const UNIQUE_VIOLATIONS: &[(&str, &str, &str)] = &[
         "this user is already a member",
     ),
 ];
+
+impl From<DbError> for DomainError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Query(error) => error.into(),
+            other => DomainError::Internal(other.into()),
+        }
+    }
+}
 
 impl From<diesel::result::Error> for DomainError {
     fn from(error: diesel::result::Error) -> Self {

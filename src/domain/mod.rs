@@ -1,23 +1,32 @@
 //! The business rules: plain async functions over a database connection that
-//! return typed errors. Nothing here knows about GraphQL or HTTP.
+//! return typed errors, and every access decision. Nothing here knows about
+//! GraphQL or HTTP.
 
+pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod bulk_invitations;
 pub mod credits;
 mod error;
-pub mod events;
 pub mod invitations;
+pub mod live_events;
 pub mod members;
 pub mod organizations;
 pub mod outbox;
 pub mod pagination;
+mod passwords;
+pub mod principal;
 pub mod removal;
 pub mod role_changes;
 mod roles;
 pub mod seats;
+pub mod sessions;
+mod text_enum;
+pub mod tokens;
 pub mod users;
 
 pub use error::DomainError;
+pub use passwords::hash as hash_password;
 pub use roles::{PERMISSION_TABLE, Permission, Role, SeatTier, permission_table_markdown};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

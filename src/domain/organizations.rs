@@ -6,10 +6,9 @@ use futures_util::FutureExt;
 use super::audit::{self, Target};
 use super::members::{self, Membership};
 use super::users::normalize_name;
-use super::{DomainError, Permission, Role};
+use super::{DomainError, Permission, Role, access};
 use crate::db::schema::organizations;
-use crate::db::{Conn, Db};
-use crate::with_conn;
+use crate::db::{Conn, Db, with_conn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
@@ -106,7 +105,7 @@ pub async fn rename(
     let name = normalize_name(name, "organization name")?;
     db.write(move |tx| {
         async move {
-            members::authorize(
+            access::authorize(
                 tx,
                 organization_id,
                 actor_id,

@@ -9,8 +9,7 @@ use futures_util::FutureExt;
 
 use super::{DomainError, now};
 use crate::db::schema::email_outbox;
-use crate::db::{Conn, Db};
-use crate::with_conn;
+use crate::db::{Conn, Db, insert_all, with_conn};
 
 /// A message to send: the recipient is a checked address; the bodies are
 /// plain text and HTML.
@@ -63,7 +62,7 @@ pub async fn enqueue(tx: &mut Conn<'_>, mails: Vec<OutgoingMail>) -> Result<(), 
             next_attempt_at: created_at,
         })
         .collect();
-    crate::insert_all!(tx, email_outbox::table, rows)?;
+    insert_all!(tx, email_outbox::table, rows)?;
     Ok(())
 }
 
@@ -159,7 +158,11 @@ pub async fn mark_failed(db: &Db, id: i64, error: String) -> Result<(), DomainEr
     .await
 }
 
-async fn finish(db: &Db, id: i64, work: impl crate::db::Work<usize>) -> Result<(), DomainError> {
+async fn finish(
+    db: &Db,
+    id: i64,
+    work: impl crate::db::Work<usize, DomainError>,
+) -> Result<(), DomainError> {
     match db.write(work).await? {
         1 => Ok(()),
         _ => Err(DomainError::Internal(anyhow::anyhow!(

@@ -116,6 +116,35 @@ impl<K> Window<K> {
     }
 }
 
+/// Narrows a boxed query to a window of a listing keyed by its id column,
+/// in the listing's order (`newest_first`: descending ids), with one row
+/// more than the page so that the page knows whether another follows.
+macro_rules! id_window {
+    ($query:expr, $column:expr, $window:expr, newest_first = $newest_first:expr) => {{
+        let window = &$window;
+        let newest_first: bool = $newest_first;
+        let mut query = $query;
+        if let Some(after) = window.after {
+            query = match newest_first {
+                true => query.filter($column.lt(after)),
+                false => query.filter($column.gt(after)),
+            };
+        }
+        if let Some(before) = window.before {
+            query = match newest_first {
+                true => query.filter($column.gt(before)),
+                false => query.filter($column.lt(before)),
+            };
+        }
+        query = match window.scan_ascending(!newest_first) {
+            true => query.order($column.asc()),
+            false => query.order($column.desc()),
+        };
+        query.limit(window.limit + 1)
+    }};
+}
+pub(crate) use id_window;
+
 pub fn encode_cursor<K: Serialize>(key: &K) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("cursor keys serialize"))
 }

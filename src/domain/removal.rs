@@ -7,14 +7,12 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 use super::audit::{self, Target};
-use super::events::MembershipEvent;
-use super::members::{self, Membership, count_members};
+use super::live_events::{self, MembershipEvent};
+use super::members::{self, Membership, adjust_counters};
 use super::organizations::{self, Organization};
-use super::{DomainError, Permission, Role, SeatTier, credits, seats};
+use super::{DomainError, Permission, Role, SeatTier, access, credits, seats};
 use crate::db::schema::{memberships, organizations as orgs};
-use crate::db::{Conn, Db};
-use crate::events;
-use crate::with_conn;
+use crate::db::{Conn, Db, with_conn};
 
 #[derive(Debug, Clone)]
 pub struct Removal {
@@ -29,7 +27,7 @@ pub async fn remove(db: &Db, actor_id: i64, member_id: i64) -> Result<Removal, D
     db.write(move |tx| {
         async move {
             let member =
-                members::lock_for(tx, member_id, actor_id, Permission::ManageMembers).await?;
+                access::lock_member_for(tx, member_id, actor_id, Permission::ManageMembers).await?;
             if member.role == Role::Owner {
                 return Err(DomainError::Conflict(
                     "the owner cannot be removed; transfer ownership first".into(),
@@ -47,7 +45,7 @@ pub async fn leave(db: &Db, user_id: i64, organization_id: i64) -> Result<Remova
     db.write(move |tx| {
         async move {
             let mine =
-                members::authorize(tx, organization_id, user_id, Permission::ViewMembers).await?;
+                access::authorize(tx, organization_id, user_id, Permission::ViewMembers).await?;
             let member = members::lock(tx, mine.id).await?;
             if member.role == Role::Owner {
                 return Err(DomainError::Conflict(
@@ -87,7 +85,7 @@ async fn end_membership(
         .await?;
     }
     seats::release(tx, organization_id, member.seat).await?;
-    count_members(tx, organization_id, &[(member.role, -1)]).await?;
+    adjust_counters(tx, organization_id, &[(member.role, -1)]).await?;
     let details = json!({ "role": member.role.as_str(), "creditsReturned": member.credits, "seatReleased": member.seat.as_str() });
     audit::record(
         tx,
@@ -101,7 +99,7 @@ async fn end_membership(
     let organization = organizations::by_id(tx, organization_id)
         .await?
         .ok_or(DomainError::NotFound("organization"))?;
-    events::stage(tx, MembershipEvent::removed(&member, actor_id)).await?;
+    live_events::stage(tx, MembershipEvent::removed(&member, actor_id)).await?;
     Ok(Removal {
         credits_returned: member.credits,
         seat_released: member.seat,

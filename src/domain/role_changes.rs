@@ -7,13 +7,11 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 use super::audit::{self, Target};
-use super::events::{MembershipEvent, MembershipEventKind};
-use super::members::{self, Membership, count_members};
-use super::{DomainError, Permission, Role};
+use super::live_events::{self, MembershipEvent, MembershipEventKind};
+use super::members::{self, Membership, adjust_counters};
+use super::{DomainError, Permission, Role, access};
 use crate::db::schema::memberships;
-use crate::db::{Conn, Db};
-use crate::events;
-use crate::with_conn;
+use crate::db::{Conn, Db, with_conn};
 
 /// Gives a member another role. The owner's role moves only by transfer.
 pub async fn update_role(
@@ -30,7 +28,7 @@ pub async fn update_role(
     db.write(move |tx| {
         async move {
             let member =
-                members::lock_for(tx, member_id, actor_id, Permission::ManageMembers).await?;
+                access::lock_member_for(tx, member_id, actor_id, Permission::ManageMembers).await?;
             if member.role == Role::Owner {
                 return Err(DomainError::Conflict(
                     "the owner's role changes only by transferOwnership".into(),
@@ -53,7 +51,7 @@ pub async fn update_role(
             let event =
                 MembershipEvent::about(MembershipEventKind::RoleChanged, &changed, actor_id)
                     .with_previous_role(member.role);
-            events::stage(tx, event).await?;
+            live_events::stage(tx, event).await?;
             Ok(changed)
         }
         .boxed()
@@ -69,7 +67,7 @@ async fn set_role(
 ) -> Result<Membership, DomainError> {
     let update = diesel::update(memberships::table.find(member.id)).set(memberships::role.eq(role));
     with_conn!(tx, |c| update.execute(c).await)?;
-    count_members(tx, member.organization_id, &[(member.role, -1), (role, 1)]).await?;
+    adjust_counters(tx, member.organization_id, &[(member.role, -1), (role, 1)]).await?;
     Ok(Membership {
         role,
         ..member.clone()
@@ -91,7 +89,7 @@ pub async fn transfer_ownership(
 ) -> Result<OwnershipTransfer, DomainError> {
     db.write(move |tx| {
         async move {
-            let owner = members::authorize(tx, organization_id, actor_id, Permission::TransferOwnership).await?;
+            let owner = access::authorize(tx, organization_id, actor_id, Permission::TransferOwnership).await?;
             // Both rows, in id order: two transfers cannot deadlock.
             let (first, second) = (owner.id.min(member_id), owner.id.max(member_id));
             let mut locked = vec![members::lock(tx, first).await?];
@@ -116,8 +114,8 @@ pub async fn transfer_ownership(
             let details = json!({ "previousOwnerUserId": owner.user_id, "newOwnerPreviousRole": heir.role.as_str() });
             audit::record(tx, organization_id, actor_id, "ownership.transferred", Target::Member(&new_owner), details).await?;
             let kind = MembershipEventKind::OwnershipTransferred;
-            events::stage(tx, MembershipEvent::about(kind, &previous_owner, actor_id).with_previous_role(Role::Owner)).await?;
-            events::stage(tx, MembershipEvent::about(kind, &new_owner, actor_id).with_previous_role(heir.role)).await?;
+            live_events::stage(tx, MembershipEvent::about(kind, &previous_owner, actor_id).with_previous_role(Role::Owner)).await?;
+            live_events::stage(tx, MembershipEvent::about(kind, &new_owner, actor_id).with_previous_role(heir.role)).await?;
             Ok(OwnershipTransfer { previous_owner, new_owner })
         }
         .boxed()

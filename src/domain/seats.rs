@@ -8,14 +8,12 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 use super::audit::{self, Target};
-use super::events::{MembershipEvent, MembershipEventKind};
-use super::members::{self, Membership};
+use super::live_events::{self, MembershipEvent, MembershipEventKind};
+use super::members::Membership;
 use super::organizations::{self, Organization};
-use super::{DomainError, Permission, SeatTier};
+use super::{DomainError, Permission, SeatTier, access};
 use crate::db::schema::{memberships, organizations as orgs};
-use crate::db::{Conn, Db};
-use crate::events;
-use crate::with_conn;
+use crate::db::{Conn, Db, with_conn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeatCount {
@@ -57,7 +55,7 @@ pub async fn set_limits(
     }
     db.write(move |tx| {
         async move {
-            members::authorize(tx, organization_id, actor_id, Permission::ManageBilling).await?;
+            access::authorize(tx, organization_id, actor_id, Permission::ManageBilling).await?;
             let update = diesel::update(orgs::table.find(organization_id))
                 .filter(orgs::standard_seats_used.le(standard))
                 .filter(orgs::pro_seats_used.le(pro))
@@ -91,7 +89,7 @@ pub async fn assign(
     db.write(move |tx| {
         async move {
             let member =
-                members::lock_for(tx, member_id, actor_id, Permission::UpdateMembers).await?;
+                access::lock_member_for(tx, member_id, actor_id, Permission::UpdateMembers).await?;
             if member.seat == tier {
                 return Ok(member);
             }
@@ -121,7 +119,7 @@ pub async fn assign(
             )
             .await?;
             let event = MembershipEvent::about(MembershipEventKind::SeatChanged, &member, actor_id);
-            events::stage(tx, event).await?;
+            live_events::stage(tx, event).await?;
             Ok(member)
         }
         .boxed()

@@ -3,9 +3,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::DomainError;
-use crate::db::Conn;
 use crate::db::schema::users;
-use crate::with_conn;
+use crate::db::{Conn, with_conn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]

@@ -9,7 +9,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 
-use super::{BusEvent, CHANNEL, EventBus};
+use super::EventBus;
+use crate::db::NOTIFY_CHANNEL;
 
 /// How often an idle listening connection is checked.
 const HEALTH_CHECK: Duration = Duration::from_secs(5);
@@ -53,7 +54,7 @@ async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
     let mut conn = AsyncPgConnection::establish(url)
         .await
         .map_err(|e| e.to_string())?;
-    conn.batch_execute(&format!("LISTEN {CHANNEL}"))
+    conn.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
         .await
         .map_err(|e| e.to_string())?;
     Ok(conn)
@@ -69,10 +70,7 @@ async fn relay(conn: &mut AsyncPgConnection, bus: &EventBus) {
             loop {
                 tokio::select! {
                     notification = notifications.next() => match notification {
-                        Some(Ok(notification)) => match serde_json::from_str::<BusEvent>(&notification.payload) {
-                            Ok(event) => bus.deliver([event]),
-                            Err(error) => tracing::error!(%error, payload = %notification.payload, "an event this instance cannot read"),
-                        },
+                        Some(Ok(notification)) => bus.deliver_payload(&notification.payload),
                         _ => return,
                     },
                     _ = &mut check => break,

@@ -21,6 +21,7 @@ use async_graphql::{Request, ServerError, Value, Variables};
 use super::error::limit_exceeded;
 use crate::domain::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
+/// The limits a request must fit (their defaults are the configuration's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueryLimits {
     pub max_query_bytes: usize,
@@ -28,18 +29,6 @@ pub struct QueryLimits {
     pub max_complexity: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        QueryLimits {
-            max_query_bytes: 32 * 1024,
-            max_depth: 10,
-            max_complexity: 10_000,
-            max_aliases: 30,
-            max_root_fields: 20,
-        }
-    }
 }
 
 /// What a document would cost, the most expensive of its operations.

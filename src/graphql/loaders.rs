@@ -8,6 +8,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures_util::FutureExt;
 
 use crate::db::{BoxedWork, Db, boxed_work};
+use crate::domain::DomainError;
 use crate::domain::audit::{self, AuditEvent};
 use crate::domain::members::{self, Membership};
 use crate::domain::organizations::{self, Organization};
@@ -111,7 +112,7 @@ impl Loaders {
 }
 
 /// The database work that fetches the values of some keys.
-type Fetch<V> = Box<dyn Fn(Vec<i64>) -> BoxedWork<Vec<V>> + Send + Sync>;
+type Fetch<V> = Box<dyn Fn(Vec<i64>) -> BoxedWork<Vec<V>, DomainError> + Send + Sync>;
 
 /// Loads values by an i64 key in one statement per batch of keys.
 pub struct BatchLoader<V> {

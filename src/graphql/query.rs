@@ -1,11 +1,13 @@
 use async_graphql::{Context, ID, Object, Result};
+use futures_util::FutureExt;
 
+use super::context::{context, require_principal, secret_attempt};
 use super::ids::{self, Kind};
 use super::types::{
     AuditEvent, Invitation, InvitationPreview, Member, Node, Organization, User, Viewer,
 };
-use super::{context, require_viewer};
-use crate::domain::{DomainError, Permission, invitations, members, organizations};
+use crate::domain::access::{self, Readable};
+use crate::domain::{DomainError, invitations, organizations};
 
 pub struct Query;
 
@@ -13,7 +15,7 @@ pub struct Query;
 impl Query {
     /// Any object by its global ID, if the viewer may see it.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let viewer = require_viewer(ctx)?;
+        let principal = require_principal(ctx)?;
         let state = context(ctx);
         Ok(match ids::decode_any(&id)? {
             (Kind::Organization, id) => Organization::visible(ctx, id)
@@ -23,40 +25,38 @@ impl Query {
                 let Some(membership) = state.loaders.memberships.load_one(id).await? else {
                     return Ok(None);
                 };
-                // A member is visible to the members of its organization.
-                Organization::visible(ctx, membership.organization_id)
+                readable(ctx, membership.organization_id, Readable::Members)
                     .await?
-                    .map(|_| Node::Member(Member(membership)))
+                    .then_some(Node::Member(Member(membership)))
             }
             (Kind::AuditEvent, id) => {
                 let Some(event) = state.loaders.audit_events.load_one(id).await? else {
                     return Ok(None);
                 };
-                manages_members(ctx, event.organization_id)
+                readable(ctx, event.organization_id, Readable::AuditLog)
                     .await?
                     .then_some(Node::AuditEvent(AuditEvent(event)))
             }
             (Kind::Invitation, id) => {
                 let found = state
-                    .db
-                    .read(move |c| Box::pin(async move { invitations::by_ids(c, &[id]).await }))
+                    .db()
+                    .read(move |c| async move { invitations::by_ids(c, &[id]).await }.boxed())
                     .await?;
                 let Some(invitation) = found.into_iter().next() else {
                     return Ok(None);
                 };
-                manages_members(ctx, invitation.organization_id)
+                readable(ctx, invitation.organization_id, Readable::Invitations)
                     .await?
                     .then_some(Node::Invitation(Invitation(invitation)))
             }
             (Kind::User, id) => {
-                let visible = id == viewer.user_id
-                    || state
-                        .db
-                        .read(move |c| {
-                            Box::pin(members::share_an_organization(c, viewer.user_id, id))
-                        })
-                        .await?;
-                match visible {
+                let sees = state
+                    .db()
+                    .read(move |c| {
+                        async move { access::sees_user(c, &principal, id).await }.boxed()
+                    })
+                    .await?;
+                match sees {
                     true => Some(Node::User(User::load(ctx, id).await?)),
                     false => None,
                 }
@@ -65,20 +65,21 @@ impl Query {
     }
 
     /// Public: anyone holding the token may preview it.
-    #[graphql(guard = "super::secret_attempt")]
+    #[graphql(guard = "secret_attempt")]
     async fn invitation(
         &self,
         ctx: &Context<'_>,
         token: String,
     ) -> Result<Option<InvitationPreview>> {
-        Ok(invitations::preview(&context(ctx).db, &token)
+        Ok(invitations::preview(context(ctx).db(), &token)
             .await?
             .map(InvitationPreview))
     }
 
     /// Null when the request carries no valid session.
     async fn viewer(&self, ctx: &Context<'_>) -> Option<Viewer> {
-        context(ctx).viewer.map(|v| Viewer { user_id: v.user_id })
+        let user_id = context(ctx).principal?.user_id()?;
+        Some(Viewer { user_id })
     }
 
     /// An organization by ID or slug (give exactly one). Null unless the
@@ -89,23 +90,20 @@ impl Query {
         id: Option<ID>,
         slug: Option<String>,
     ) -> Result<Option<Organization>> {
-        require_viewer(ctx)?;
+        require_principal(ctx)?;
         let organization_id = match (id, slug) {
             (Some(id), None) => ids::decode(&id, Kind::Organization)?,
             (None, Some(slug)) => {
                 let found = context(ctx)
-                    .db
-                    .read(move |c| Box::pin(async move { organizations::by_slug(c, &slug).await }))
+                    .db()
+                    .read(move |c| async move { organizations::by_slug(c, &slug).await }.boxed())
                     .await?;
                 let Some(organization) = found else {
                     return Ok(None);
                 };
                 let id = organization.id;
-                context(ctx)
-                    .loaders
-                    .organizations
-                    .feed_one(id, organization)
-                    .await;
+                let loaders = &context(ctx).loaders;
+                loaders.organizations.feed_one(id, organization).await;
                 id
             }
             _ => return Err(DomainError::bad_input("give exactly one of id and slug").into()),
@@ -114,11 +112,8 @@ impl Query {
     }
 }
 
-/// Whether the viewer may manage the members of an organization (and so
-/// see its audit log and invitations).
-async fn manages_members(ctx: &Context<'_>, organization_id: i64) -> Result<bool> {
-    let organization = Organization::visible(ctx, organization_id).await?;
-    Ok(organization
-        .and_then(|o| o.viewer)
-        .is_some_and(|m| m.role.can(Permission::ManageMembers)))
+/// Whether the viewer may read `what` of the organization.
+async fn readable(ctx: &Context<'_>, organization_id: i64, what: Readable) -> Result<bool> {
+    let standing = Organization::standing(ctx, organization_id).await?;
+    Ok(standing.may_read(what).is_ok())
 }

@@ -1,94 +1,39 @@
 //! Live membership events: each stream filters the event bus for what its
-//! viewer may see, and ends when the viewer loses access.
+//! principal may see, and ends when the principal loses access.
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, Object, Result, Subscription as SubscriptionRoot};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, Result, Subscription as SubscriptionRoot};
 use futures_util::Stream;
 use futures_util::stream::unfold;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::context::{context, require_principal};
 use super::ids::{self, Kind};
 use super::loaders::Loaders;
-use super::types::{Member, Organization, Permission, Role, User, timestamp};
-use super::{context, require_viewer};
-use crate::domain::events::MembershipEvent as DomainEvent;
-use crate::domain::{DomainError, Permission as DomainPermission, members};
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::domain::events::MembershipEventKind")]
-pub enum MembershipEventKind {
-    Joined,
-    RoleChanged,
-    Removed,
-    CreditsChanged,
-    SeatChanged,
-    OwnershipTransferred,
-}
-
-/// A change to one membership, as it committed.
-pub struct MembershipEvent(Arc<DomainEvent>);
-
-#[Object]
-impl MembershipEvent {
-    async fn kind(&self) -> MembershipEventKind {
-        self.0.kind.into()
-    }
-    async fn organization_id(&self) -> ID {
-        ids::encode(Kind::Organization, self.0.organization_id)
-    }
-    async fn user_id(&self) -> ID {
-        ids::encode(Kind::User, self.0.user_id)
-    }
-    /// Null after REMOVED.
-    async fn member(&self) -> Option<Member> {
-        self.0.member.clone().map(Member)
-    }
-    async fn role(&self) -> Option<Role> {
-        self.0.role().map(Into::into)
-    }
-    async fn previous_role(&self) -> Option<Role> {
-        self.0.previous_role.map(Into::into)
-    }
-    /// The member's permissions after the change; empty after REMOVED.
-    async fn permissions(&self) -> Vec<Permission> {
-        self.0.permissions().into_iter().map(Into::into).collect()
-    }
-    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(actor_id) = self.0.actor_id else {
-            return Ok(None);
-        };
-        Ok(context(ctx)
-            .loaders
-            .users
-            .load_one(actor_id)
-            .await?
-            .map(User))
-    }
-    async fn at(&self) -> DateTime<Utc> {
-        timestamp(self.0.at)
-    }
-}
+use super::types::{MembershipEvent, Organization};
+use crate::domain::DomainError;
+use crate::domain::access::{self, Readable};
+use crate::domain::live_events::MembershipEvent as DomainEvent;
 
 pub struct Subscription;
 
 /// What a stream does with the next event of the bus.
 enum Step {
     Skip,
-    Send(Arc<DomainEvent>),
-    /// Send it, then end: the viewer has lost access.
-    SendAndEnd(Arc<DomainEvent>),
+    Send,
+    /// Send it, then end: the principal has lost access.
+    SendAndEnd,
 }
 
 /// The bus as a stream of what `step` keeps. A subscriber that falls more
 /// than the bus's capacity behind is told so and its stream ends.
 fn events(
     ctx: &Context<'_>,
-    step: impl FnMut(&Arc<DomainEvent>) -> Step + Send + 'static,
+    step: impl FnMut(&DomainEvent) -> Step + Send + 'static,
 ) -> impl Stream<Item = Result<MembershipEvent>> + 'static {
     let state = context(ctx);
-    let receiver = state.db.events().membership_events();
+    let receiver = state.services.events.membership_events();
     let loaders: Arc<Loaders> = state.loaders.clone();
     unfold(
         (receiver, step, false),
@@ -109,10 +54,10 @@ fn events(
                             return Some((Err(error.into()), (receiver, step, true)));
                         }
                     };
-                    let (event, end) = match step(&event) {
+                    let end = match step(&event) {
                         Step::Skip => continue,
-                        Step::Send(event) => (event, false),
-                        Step::SendAndEnd(event) => (event, true),
+                        Step::Send => false,
+                        Step::SendAndEnd => true,
                     };
                     // Each event is resolved against the database as it is now.
                     loaders.forget_all();
@@ -131,10 +76,10 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<MembershipEvent>>> {
-        let viewer = require_viewer(ctx)?;
+        let principal = require_principal(ctx)?;
         Ok(events(ctx, move |event| {
-            match event.user_id == viewer.user_id {
-                true => Step::Send(event.clone()),
+            match principal.user_id() == Some(event.user_id) {
+                true => Step::Send,
                 false => Step::Skip,
             }
         }))
@@ -147,27 +92,20 @@ impl Subscription {
         ctx: &Context<'_>,
         organization_id: ID,
     ) -> Result<impl Stream<Item = Result<MembershipEvent>>> {
-        let viewer = require_viewer(ctx)?;
+        let principal = require_principal(ctx)?;
         let organization_id = ids::decode(&organization_id, Kind::Organization)?;
-        let organization = Organization::visible(ctx, organization_id).await?;
-        members::require(
-            organization.and_then(|o| o.viewer),
-            DomainPermission::ViewMembers,
-        )?;
-        // Access is checked again with every event: the viewer's own events
-        // say when it ends.
+        Organization::standing(ctx, organization_id)
+            .await?
+            .may_read(Readable::Members)?;
+        // Access is checked again with every event: the principal's own
+        // events say when it ends.
         Ok(events(ctx, move |event| {
             if event.organization_id != organization_id {
-                return Step::Skip;
-            }
-            let lost_access = event.user_id == viewer.user_id
-                && !event
-                    .role()
-                    .is_some_and(|role| role.can(DomainPermission::ViewMembers));
-            if lost_access {
-                Step::SendAndEnd(event.clone())
+                Step::Skip
+            } else if access::keeps_watching(&principal, event) {
+                Step::Send
             } else {
-                Step::Send(event.clone())
+                Step::SendAndEnd
             }
         }))
     }

@@ -1,16 +1,19 @@
-//! Outgoing mail: the outbox worker and its transports (SMTP, or .eml files
-//! when no SMTP server is configured).
+//! Outgoing mail, delivery only: the outbox worker and its transports
+//! (SMTP, or .eml files when no SMTP server is configured). What a message
+//! says is the domain's.
 
-pub mod templates;
+mod transport;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+
+use transport::SendError;
+pub use transport::{MailSetupError, Transport, parse_from};
 
 use crate::db::Db;
 use crate::domain::outbox::{self, QueuedMail};
@@ -21,68 +24,6 @@ const BATCH: i64 = 10;
 const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 /// How often the outbox is looked at when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(1);
-
-/// Why mail cannot be set up; the message names the setting.
-#[derive(Debug, thiserror::Error)]
-pub enum MailSetupError {
-    #[error("--smtp-url / SMTP_URL: {0}")]
-    SmtpUrl(String),
-    #[error(
-        "--mail-from / MAIL_FROM: {0:?} is not an address (e.g. \"orgql <noreply@example.com>\")"
-    )]
-    From(String),
-    #[error("--mail-dir / MAIL_DIR: cannot create {dir}: {reason}")]
-    Dir { dir: String, reason: String },
-}
-
-pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// Writes each message as a .eml file: `cargo run` needs no mail server.
-    Files(AsyncFileTransport<Tokio1Executor>),
-}
-
-/// A failed delivery: a temporary one is retried, a permanent one is not.
-struct SendError {
-    permanent: bool,
-    reason: String,
-}
-
-impl Transport {
-    pub fn new(smtp_url: Option<&str>, mail_dir: &Path) -> Result<Transport, MailSetupError> {
-        match smtp_url {
-            Some(url) => {
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| {
-                    MailSetupError::SmtpUrl(format!(
-                        "{e} (use smtp://user:pass@host:port or smtps://…)"
-                    ))
-                })?;
-                Ok(Transport::Smtp(
-                    builder.timeout(Some(Duration::from_secs(30))).build(),
-                ))
-            }
-            None => {
-                std::fs::create_dir_all(mail_dir).map_err(|e| MailSetupError::Dir {
-                    dir: mail_dir.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-                Ok(Transport::Files(AsyncFileTransport::new(mail_dir)))
-            }
-        }
-    }
-
-    async fn send(&self, message: Message) -> Result<(), SendError> {
-        match self {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| SendError {
-                permanent: e.is_permanent(),
-                reason: e.to_string(),
-            }),
-            Transport::Files(files) => files.send(message).await.map(drop).map_err(|e| SendError {
-                permanent: false,
-                reason: e.to_string(),
-            }),
-        }
-    }
-}
 
 /// Delivers the outbox: claims due messages, sends them, and marks each
 /// sent, retried later (exponential backoff up to `retry_max`), or failed.
@@ -111,11 +52,6 @@ impl OutboxHandle {
     pub fn stop(&self) {
         let _ = self.stop.send(true);
     }
-}
-
-pub fn parse_from(from: &str) -> Result<Mailbox, MailSetupError> {
-    from.parse()
-        .map_err(|_| MailSetupError::From(from.to_owned()))
 }
 
 impl OutboxWorker {

@@ -38,7 +38,7 @@ fn unique_name() -> String {
     format!(
         "orgql_test_{}_{}",
         std::process::id(),
-        orgql::auth::new_token()[..10]
+        orgql::domain::tokens::new_token()[..10]
             .to_lowercase()
             .replace('-', "_")
     )
@@ -149,7 +149,7 @@ impl TestApp {
     /// Adds members through the domain layer (invitations arrive with their
     /// own issue): `count` users named `{prefix}{n}` with `role`.
     pub async fn add_members(&self, organization_id: &str, prefix: &str, count: usize, role: Role) {
-        let id = organization_db_id(organization_id);
+        let id = db_id(organization_id);
         let people: Vec<(String, String, Role)> = (0..count)
             .map(|n| {
                 (
@@ -166,8 +166,8 @@ impl TestApp {
 
     /// Joins an existing account to an organization through the domain layer.
     pub async fn join(&self, organization_id: &str, client: &Client, role: Role) {
-        let organization_id = organization_db_id(organization_id);
-        let user_id = user_db_id(client.user_id.as_deref().unwrap());
+        let organization_id = db_id(organization_id);
+        let user_id = db_id(client.user_id.as_deref().unwrap());
         self.server
             .db
             .write(move |tx| {
@@ -263,7 +263,7 @@ pub async fn owner_and_ada(app: &TestApp) -> (Client, Client, String, String) {
 }
 
 /// The database id inside a global ID ("Type:id", base64url).
-fn db_id(global: &str) -> i64 {
+pub fn db_id(global: &str) -> i64 {
     use base64::Engine;
     let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(global)
@@ -275,14 +275,6 @@ fn db_id(global: &str) -> i64 {
         .1
         .parse()
         .unwrap()
-}
-
-pub fn organization_db_id(global: &str) -> i64 {
-    db_id(global)
-}
-
-pub fn user_db_id(global: &str) -> i64 {
-    db_id(global)
 }
 
 /// A GraphQL client, signed in or not.

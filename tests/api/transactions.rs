@@ -3,7 +3,7 @@ use std::time::Duration;
 use orgql::domain::Role;
 use serde_json::json;
 
-use crate::common::{TestApp, organization_db_id, user_db_id};
+use crate::common::{TestApp, db_id};
 
 /// A request dropped mid-transaction (the client went away) neither leaves a
 /// pooled connection inside an open transaction nor loses the work: the
@@ -14,17 +14,14 @@ async fn a_dropped_request_never_strands_a_transaction() {
     let owner = app.sign_up("owner@example.com").await;
     let org = owner.create_org("Acme").await;
     let ada = app.sign_up("ada@example.com").await;
-    let (organization_id, user_id) = (
-        organization_db_id(&org),
-        user_db_id(ada.user_id.as_deref().unwrap()),
-    );
+    let (organization_id, user_id) = (db_id(&org), db_id(ada.user_id.as_deref().unwrap()));
 
     let slow_join = app.server.db.write(move |tx| {
         Box::pin(async move {
             let membership =
                 orgql::domain::members::add(tx, organization_id, user_id, Role::Member).await?;
             tokio::time::sleep(Duration::from_millis(300)).await;
-            Ok(membership)
+            Ok::<_, orgql::domain::DomainError>(membership)
         })
     });
     assert!(

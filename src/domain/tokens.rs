@@ -1,3 +1,5 @@
+//! Random bearer tokens, stored only as their hash.
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;

@@ -7,7 +7,7 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
-use crate::domain::DomainError;
+use super::DomainError;
 
 /// Verified when an email has no account, so that answering "no such
 /// account" takes as long as "wrong password".

@@ -5,11 +5,11 @@ use std::io::Read;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Upload};
 
-use super::ids::{self, Kind};
-use super::types::{AssignableRole, Invitation, Member};
-use super::{context, require_viewer};
 use crate::domain::bulk_invitations::{self, BulkOptions, MAX_BYTES};
 use crate::domain::{DomainError, invitations};
+use crate::graphql::context::{actor, secret_attempt};
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::types::{AssignableRole, Invitation, Member};
 
 #[derive(InputObject)]
 pub struct InviteMemberInput {
@@ -107,19 +107,18 @@ impl InvitationMutation {
         ctx: &Context<'_>,
         input: InviteMemberInput,
     ) -> Result<InviteMemberPayload> {
-        let viewer = require_viewer(ctx)?;
-        let state = context(ctx);
+        let (actor_id, state) = actor(ctx)?;
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
         let invitation = invitations::invite(
-            &state.db,
-            &state.invitations,
-            viewer.user_id,
+            state.db(),
+            &state.services.invitations,
+            actor_id,
             organization_id,
             &input.email,
             input.role.into(),
         )
         .await?;
-        state.outbox.wake();
+        state.services.outbox.wake();
         Ok(InviteMemberPayload {
             invitation: Invitation(invitation),
         })
@@ -131,8 +130,7 @@ impl InvitationMutation {
         ctx: &Context<'_>,
         input: BulkInviteMembersInput,
     ) -> Result<BulkInviteMembersPayload> {
-        let viewer = require_viewer(ctx)?;
-        let state = context(ctx);
+        let (actor_id, state) = actor(ctx)?;
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
         let csv = match (input.file, input.csv) {
             (Some(file), None) => read_upload(ctx, &file)?,
@@ -144,16 +142,16 @@ impl InvitationMutation {
             skip_invalid: input.skip_invalid.unwrap_or(false),
         };
         let report = bulk_invitations::bulk_invite(
-            &state.db,
-            &state.invitations,
-            viewer.user_id,
+            state.db(),
+            &state.services.invitations,
+            actor_id,
             organization_id,
             csv,
             options,
         )
         .await?;
         if report.sent {
-            state.outbox.wake();
+            state.services.outbox.wake();
         }
         Ok(BulkInviteMembersPayload {
             rows: report
@@ -180,12 +178,11 @@ impl InvitationMutation {
         ctx: &Context<'_>,
         input: InvitationIdInput,
     ) -> Result<InvitationPayload> {
-        let viewer = require_viewer(ctx)?;
-        let state = context(ctx);
+        let (actor_id, state) = actor(ctx)?;
         let id = ids::decode(&input.invitation_id, Kind::Invitation)?;
         let invitation =
-            invitations::resend(&state.db, &state.invitations, viewer.user_id, id).await?;
-        state.outbox.wake();
+            invitations::resend(state.db(), &state.services.invitations, actor_id, id).await?;
+        state.services.outbox.wake();
         Ok(InvitationPayload {
             invitation: Invitation(invitation),
         })
@@ -197,24 +194,23 @@ impl InvitationMutation {
         ctx: &Context<'_>,
         input: InvitationIdInput,
     ) -> Result<InvitationPayload> {
-        let viewer = require_viewer(ctx)?;
+        let (actor_id, state) = actor(ctx)?;
         let id = ids::decode(&input.invitation_id, Kind::Invitation)?;
-        let invitation = invitations::revoke(&context(ctx).db, viewer.user_id, id).await?;
+        let invitation = invitations::revoke(state.db(), actor_id, id).await?;
         Ok(InvitationPayload {
             invitation: Invitation(invitation),
         })
     }
 
     /// The viewer's email must be the invited one.
-    #[graphql(guard = "super::secret_attempt")]
+    #[graphql(guard = "secret_attempt")]
     async fn accept_invitation(
         &self,
         ctx: &Context<'_>,
         input: AcceptInvitationInput,
     ) -> Result<AcceptInvitationPayload> {
-        let viewer = require_viewer(ctx)?;
-        let state = context(ctx);
-        let joined = invitations::accept(&state.db, viewer.user_id, &input.token).await?;
+        let (actor_id, state) = actor(ctx)?;
+        let joined = invitations::accept(state.db(), actor_id, &input.token).await?;
         state.loaders.forget_all();
         Ok(AcceptInvitationPayload {
             member: Member(joined),

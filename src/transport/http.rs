@@ -1,147 +1,21 @@
-//! The router: `POST/GET /graphql`, `GET /graphql/ws`, `GET /healthz`,
-//! `GET /readyz`, `GET /metrics`; and what wraps every request: a request
-//! id, a tracing span carrying it, a time limit, and CORS when configured.
+//! GraphQL over HTTP: the request extractor (GET query strings, JSON and
+//! multipart bodies, within limits), the rule against cross-site request
+//! forgery, content negotiation, and GraphiQL for browsers.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use async_graphql::ParseRequestError;
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
-use async_graphql::{ErrorExtensions, ParseRequestError};
-use axum::Router;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use tower_http::cors::CorsLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
 
-use crate::auth::{self, Viewer};
-use crate::db::Db;
-use crate::graphql::{
-    OrgSchema, QueryLimits, RequestContext, Services, code_uncoded, request_error,
-};
-use crate::metrics::Metrics;
-use crate::websocket::WebSocketSettings;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub services: Services,
-    pub schema: OrgSchema,
-    pub limits: QueryLimits,
-    /// Where the client's address is, when a proxy forwards every request.
-    pub client_ip_header: Option<header::HeaderName>,
-    pub metrics: Arc<Metrics>,
-    pub websockets: WebSocketSettings,
-}
-
-/// Builds the router; `cors` is None when no origin is allowed.
-pub fn router(state: AppState, request_timeout: Duration, cors: Option<CorsLayer>) -> Router {
-    let routes = Router::new()
-        .route("/graphql", get(graphql_get).post(graphql))
-        .route("/graphql/ws", get(crate::websocket::upgrade))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(request_timeout, time_limit))
-        .with_state(state);
-    let routes = match cors {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    };
-    // The last layer added is the first to see a request: the id is set,
-    // then returned on the response, then carried by the request's span.
-    routes
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
-}
-
-/// The id of a request that does not bring its own `x-request-id`.
-#[derive(Clone, Copy)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id: u128 = rand::random();
-        HeaderValue::from_str(&format!("{id:032x}"))
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-/// Every log line of a request, the WebSocket connection it opens
-/// included, carries its id.
-fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
-}
-
-/// Answers for the request within `limit`, or says it took too long. A
-/// mutation that times out may still commit: its transaction runs apart.
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => Refusal::limit(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the request took longer than {}",
-                humantime::format_duration(limit)
-            ),
-        )
-        .into_response(),
-    }
-}
-
-/// Origins allowed to call from a browser: the scheme, host and port of
-/// each (`*` for any), or why one is not an origin.
-pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
-    use tower_http::cors::{AllowOrigin, Any};
-    if origins.is_empty() {
-        return Ok(None);
-    }
-    let allow_origin = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::from(Any)
-    } else {
-        let parsed = origins
-            .iter()
-            .map(|origin| {
-                let uri: axum::http::Uri = origin.parse().map_err(|_| origin.clone())?;
-                let bare = uri.scheme().is_some()
-                    && uri.host().is_some()
-                    && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
-                    && !origin.ends_with('/');
-                match bare {
-                    true => HeaderValue::from_str(origin).map_err(|_| origin.clone()),
-                    false => Err(origin.clone()),
-                }
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        AllowOrigin::list(parsed)
-    };
-    Ok(Some(
-        CorsLayer::new()
-            .allow_origin(allow_origin)
-            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-            .allow_headers([
-                header::CONTENT_TYPE,
-                header::AUTHORIZATION,
-                header::HeaderName::from_static("graphql-preflight"),
-                header::HeaderName::from_static("apollo-require-preflight"),
-                header::HeaderName::from_static("x-request-id"),
-            ])
-            .expose_headers([header::HeaderName::from_static("x-request-id")])
-            .max_age(Duration::from_secs(3600)),
-    ))
-}
+use super::client_address::client_ip;
+use super::principal;
+use super::refusal::{Refusal, error_code, graphql_error};
+use super::state::AppState;
+use crate::graphql::{RequestContext, code_uncoded, request_error};
 
 /// The largest request body read; an upload is at most 64 KiB of it.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -166,7 +40,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
             let request = query_string_request(request.uri())?;
             // GET must be safe: a link or an <img> must not change anything.
             if changes_state(&request) {
-                return Err(bad_request(
+                return Err(Refusal::bad_request(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "mutations and subscriptions are not run over GET: POST them".into(),
                 ));
@@ -204,7 +78,7 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
                     MAX_UPLOAD_BYTES / 1024
                 ),
             ),
-            other => bad_request(
+            other => Refusal::bad_request(
                 StatusCode::BAD_REQUEST,
                 format!("invalid GraphQL request: {other}"),
             ),
@@ -217,7 +91,7 @@ impl GraphQLRequest {
     /// A request must carry a query (`{"qeury": …}` is a client's bug).
     fn with_query(request: async_graphql::Request) -> Result<GraphQLRequest, Refusal> {
         match request.query.trim().is_empty() {
-            true => Err(bad_request(
+            true => Err(Refusal::bad_request(
                 StatusCode::BAD_REQUEST,
                 "the request has no query".into(),
             )),
@@ -239,7 +113,7 @@ struct GetParameters {
 
 fn query_string_request(uri: &axum::http::Uri) -> Result<async_graphql::Request, Refusal> {
     let invalid = |e: String| {
-        bad_request(
+        Refusal::bad_request(
             StatusCode::BAD_REQUEST,
             format!("invalid GraphQL query string: {e}"),
         )
@@ -296,11 +170,11 @@ fn refuse_cross_site(content_type: Option<&str>, headers: &HeaderMap) -> Result<
         "multipart/form-data" if PREFLIGHT_HEADERS.iter().any(|h| headers.contains_key(*h)) => {
             Ok(())
         }
-        "multipart/form-data" => Err(bad_request(
+        "multipart/form-data" => Err(Refusal::bad_request(
             StatusCode::BAD_REQUEST,
             "a multipart request needs a GraphQL-Preflight header (any value)".into(),
         )),
-        _ => Err(bad_request(
+        _ => Err(Refusal::bad_request(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send GraphQL as Content-Type: application/json (or a multipart upload)".into(),
         )),
@@ -310,49 +184,8 @@ fn refuse_cross_site(content_type: Option<&str>, headers: &HeaderMap) -> Result<
 /// Headers a cross-site form cannot send; any of them marks a deliberate client.
 const PREFLIGHT_HEADERS: [&str; 2] = ["graphql-preflight", "apollo-require-preflight"];
 
-/// A request refused before it reaches the schema: an HTTP status and a
-/// GraphQL error that says why.
-pub struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-fn bad_request(status: StatusCode, message: String) -> Refusal {
-    Refusal {
-        status,
-        code: "BAD_USER_INPUT",
-        message,
-    }
-}
-
-impl Refusal {
-    /// Refused for exceeding one of the server's limits.
-    pub fn limit(status: StatusCode, message: String) -> Refusal {
-        Refusal {
-            status,
-            code: "LIMIT_EXCEEDED",
-            message,
-        }
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let code = self.code;
-        let error = async_graphql::Error::new(self.message).extend_with(|_, e| e.set("code", code));
-        let mut response = graphql_error(self.status, request_error(error));
-        if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-        }
-        response
-    }
-}
-
 /// Browsers get GraphiQL; other clients run the query (GraphQL over HTTP).
-async fn graphql_get(
+pub async fn graphql_get(
     state: State<AppState>,
     peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -378,7 +211,7 @@ async fn graphql_get(
 /// cannot change it under us (tests/conformance serves the same version).
 const GRAPHIQL_VERSION: &str = "4.1.2";
 
-async fn graphql(
+pub async fn graphql(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -388,17 +221,20 @@ async fn graphql(
     let mut request = request.into_inner();
     // Limits first: an abusive query is refused before any database work.
     let admitted = state.limits.admit(&mut request);
-    let viewer = match admitted {
-        Ok(_) => match bearer_viewer(&state.services.db, &headers).await {
-            Ok(viewer) => viewer,
-            Err(response) => return response,
+    let principal = match (&admitted, principal::header_token(&headers)) {
+        (Ok(_), Some(token)) => match principal::authenticate(&state.services, token).await {
+            Ok(principal) => principal,
+            Err(error) => {
+                let error = request_error(error.into());
+                return graphql_error(StatusCode::SERVICE_UNAVAILABLE, error);
+            }
         },
-        Err(_) => None,
+        _ => None,
     };
     let (operation, mut response) = match admitted {
         Ok(operation) => {
             let client = client_ip(&headers, peer, state.client_ip_header.as_ref());
-            let context = RequestContext::new(&state.services, viewer, Some(client));
+            let context = RequestContext::new(&state.services, principal, Some(client));
             let response = state.schema.execute(request.data(context)).await;
             (operation, response)
         }
@@ -411,7 +247,7 @@ async fn graphql(
     metrics.record_errors(response.errors.iter().map(error_code));
     tracing::info!(
         operation = operation.as_deref().unwrap_or_default(),
-        user_id = viewer.map(|v| v.user_id),
+        user_id = principal.and_then(|p| p.user_id()),
         errors = response.errors.len(),
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         "graphql"
@@ -449,35 +285,6 @@ fn respond(headers: &HeaderMap, response: async_graphql::Response) -> Response {
     }
 }
 
-/// The viewer of `Authorization: Bearer <token>`; None without a header or
-/// with a token that is not a live session (the contract's `viewer: null`).
-async fn bearer_viewer(db: &Db, headers: &HeaderMap) -> Result<Option<Viewer>, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(auth::bearer_token);
-    let Some(token) = token else { return Ok(None) };
-    auth::authenticate(db, token).await.map_err(|error| {
-        graphql_error(StatusCode::SERVICE_UNAVAILABLE, request_error(error.into()))
-    })
-}
-
-/// The client's address: the last address in `forwarded_by` (the one the
-/// proxy in front added; those before it are the client's to invent), or
-/// the connection's when there is no such header or address.
-pub fn client_ip(
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    forwarded_by: Option<&header::HeaderName>,
-) -> std::net::IpAddr {
-    forwarded_by
-        .and_then(|name| headers.get_all(name).iter().next_back())
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.rsplit(',').next())
-        .and_then(|last| last.trim().parse().ok())
-        .unwrap_or(peer.ip())
-}
-
 /// Whether the Accept header lists `media` (with a weight above 0).
 fn accepts(headers: &HeaderMap, media: &str) -> bool {
     headers
@@ -494,36 +301,4 @@ fn accepts(headers: &HeaderMap, media: &str) -> bool {
                 .unwrap_or(1.0);
             matches && weight > 0.0
         })
-}
-
-/// A request refused before it ran: errors and no `data`.
-fn graphql_error(status: StatusCode, error: async_graphql::ServerError) -> Response {
-    (status, axum::Json(serde_json::json!({ "errors": [error] }))).into_response()
-}
-
-/// The `extensions.code` of an error, for counting errors by code.
-pub fn error_code(error: &async_graphql::ServerError) -> &str {
-    match error.extensions.as_ref().and_then(|e| e.get("code")) {
-        Some(async_graphql::Value::String(code)) => code,
-        _ => "(uncoded)",
-    }
-}
-
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(&state.services.db).await;
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-}
-
-async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    if state.services.db.ping().await {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-    }
 }

@@ -12,32 +12,24 @@ use std::time::Duration;
 use async_graphql::{Request, ServerError, Variables};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::auth::{self, Viewer};
+use super::client_address::client_ip;
+use super::principal;
+use super::refusal::{Refusal, error_code};
+use super::state::{AppState, WebSocketSettings};
+use crate::domain::principal::Principal;
 use crate::graphql::{
     OrgSchema, QueryLimits, RequestContext, Services, code_uncoded, limit_exceeded,
 };
-use crate::http::{AppState, Refusal, error_code};
 use crate::metrics::{GaugeGuard, Metrics};
-
-#[derive(Clone)]
-pub struct WebSocketSettings {
-    /// How long a client has to send connection_init.
-    pub init_timeout: Duration,
-    pub max_subscriptions: usize,
-    /// A permit per open connection; none left, and upgrades are refused.
-    pub connections: Arc<Semaphore>,
-    /// Becomes true when the server shuts down: every connection closes.
-    pub shutdown: watch::Receiver<bool>,
-}
 
 /// How often an idle connection is pinged.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -86,12 +78,8 @@ pub async fn upgrade(
         Some("graphql-ws") => Protocol::Legacy,
         _ => Protocol::TransportWs,
     };
-    let client_ip = crate::http::client_ip(&headers, peer, state.client_ip_header.as_ref());
-    let header_token = bearer(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let client_ip = client_ip(&headers, peer, state.client_ip_header.as_ref());
+    let header_token = principal::header_token(&headers).map(str::to_owned);
     upgrade
         .read_buffer_size(BUFFER)
         .write_buffer_size(BUFFER)
@@ -108,17 +96,13 @@ pub async fn upgrade(
                 limits: state.limits,
                 metrics: state.metrics,
                 settings: state.websockets,
-                viewer: None,
+                principal: None,
                 init_received: false,
                 subscriptions: HashMap::new(),
             };
             // The connection logs within the upgrade request's span.
             connection.run(socket).instrument(tracing::Span::current())
         })
-}
-
-fn bearer(value: Option<&str>) -> Option<String> {
-    auth::bearer_token(value?).map(str::to_owned)
 }
 
 /// What subscription tasks hand to the connection to send.
@@ -135,12 +119,12 @@ struct Connection {
     /// Counts the connection as open until it is dropped.
     _open: GaugeGuard,
     _permit: OwnedSemaphorePermit,
-    services: Services,
+    services: Arc<Services>,
     schema: OrgSchema,
     limits: QueryLimits,
     metrics: Arc<Metrics>,
     settings: WebSocketSettings,
-    viewer: Option<Viewer>,
+    principal: Option<Principal>,
     init_received: bool,
     subscriptions: HashMap<String, JoinHandle<()>>,
 }
@@ -149,10 +133,16 @@ struct Connection {
 struct Close(u16, &'static str);
 
 impl Connection {
+    /// Whether the connection signed in with the session `session_id`.
+    fn signed_in_with(&self, session_id: i64) -> bool {
+        self.principal
+            .is_some_and(|p| p.session().is_ok_and(|session| session.id == session_id))
+    }
+
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
-        let mut ended_sessions = self.services.db.events().ended_sessions();
+        let mut ended_sessions = self.services.events.ended_sessions();
         let init_deadline = tokio::time::sleep(self.settings.init_timeout);
         let mut shutdown = self.settings.shutdown.clone();
         tokio::pin!(init_deadline);
@@ -183,13 +173,13 @@ impl Connection {
                 }),
                 _ = shutdown.changed() => Err(Close(1001, "the server is shutting down")),
                 _ = &mut init_deadline, if !self.init_received => Err(Close(4408, "Connection initialisation timeout")),
-                _ = &mut session_end, if self.viewer.is_some() => Err(Close(4403, "Forbidden: the session has expired")),
-                _ = keep_alive.tick(), if self.viewer.is_some() => Ok(vec![match self.protocol {
+                _ = &mut session_end, if self.principal.is_some() => Err(Close(4403, "Forbidden: the session has expired")),
+                _ = keep_alive.tick(), if self.principal.is_some() => Ok(vec![match self.protocol {
                     Protocol::TransportWs => json!({ "type": "ping" }).to_string(),
                     Protocol::Legacy => json!({ "type": "ka" }).to_string(),
                 }]),
                 ended = ended_sessions.recv() => match ended {
-                    Ok(session_id) if self.viewer.is_some_and(|v| v.session_id == session_id) => {
+                    Ok(session_id) if self.signed_in_with(session_id) => {
                         Err(Close(4403, "Forbidden: the session has ended"))
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => Ok(Vec::new()),
@@ -198,8 +188,8 @@ impl Connection {
             };
             match result {
                 Ok(replies) => {
-                    if let (Some(viewer), false) = (self.viewer, expiry_armed) {
-                        let left = (viewer.session_expires_at - crate::domain::now())
+                    if let (Some(principal), false) = (self.principal, expiry_armed) {
+                        let left = (principal.expires_at() - crate::domain::now())
                             .to_std()
                             .unwrap_or_default();
                         session_end
@@ -284,18 +274,21 @@ impl Connection {
         let from_payload = payload
             .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
             .and_then(Value::as_str);
-        let token = bearer(from_payload).or_else(|| self.header_token.clone());
-        let viewer = match token {
-            Some(token) => auth::authenticate(&self.services.db, &token)
+        let token = from_payload
+            .and_then(principal::bearer_token)
+            .map(str::to_owned)
+            .or_else(|| self.header_token.clone());
+        let principal = match token {
+            Some(token) => principal::authenticate(&self.services, &token)
                 .await
                 .ok()
                 .flatten(),
             None => None,
         };
-        let Some(viewer) = viewer else {
+        let Some(principal) = principal else {
             return Err(Close(4403, "Forbidden"));
         };
-        self.viewer = Some(viewer);
+        self.principal = Some(principal);
         Ok(vec![json!({ "type": "connection_ack" }).to_string()])
     }
 
@@ -305,7 +298,7 @@ impl Connection {
         payload: &Value,
         outgoing: &mpsc::Sender<Outgoing>,
     ) -> Result<Vec<String>, Close> {
-        let Some(viewer) = self.viewer else {
+        let Some(principal) = self.principal else {
             return Err(Close(4401, "Unauthorized"));
         };
         self.subscriptions.retain(|_, task| !task.is_finished());
@@ -343,7 +336,7 @@ impl Connection {
                 return Ok(vec![error_message(id, &[refusal])]);
             }
         };
-        let context = RequestContext::new(&self.services, Some(viewer), Some(self.client_ip));
+        let context = RequestContext::new(&self.services, Some(principal), Some(self.client_ip));
         let mut responses = self.schema.execute_stream(request.data(context));
         let key = id.to_owned();
         let (id, outgoing, next) = (id.to_owned(), outgoing.clone(), self.protocol.next());

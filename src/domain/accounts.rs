@@ -1,0 +1,135 @@
+//! Password accounts: sign-up (optionally accepting an invitation in the
+//! same transaction) and log-in, with argon2 hashes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::FutureExt;
+
+use super::members::Membership;
+use super::sessions::{self, SignedIn};
+use super::users::{User, normalize_email, normalize_name};
+use super::{DomainError, invitations, now, passwords};
+use crate::db::schema::users;
+use crate::db::{Db, with_conn};
+
+pub const MIN_PASSWORD_LENGTH: usize = 8;
+/// Argon2 of a megabyte of password is wasted work: refuse it early.
+const MAX_PASSWORD_LENGTH: usize = 1024;
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    email: &'a str,
+    name: &'a str,
+    password_hash: &'a str,
+    created_at: NaiveDateTime,
+}
+
+pub struct SignUp<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password: &'a str,
+}
+
+/// Checks a new account's fields and hashes its password: everything
+/// sign-up does before it opens a transaction.
+struct NewAccount {
+    email: String,
+    name: String,
+    password_hash: String,
+}
+
+impl NewAccount {
+    async fn prepare(input: SignUp<'_>) -> Result<NewAccount, DomainError> {
+        let email = normalize_email(input.email)?;
+        let name = normalize_name(input.name, "name")?;
+        let length = input.password.chars().count();
+        if length < MIN_PASSWORD_LENGTH {
+            return Err(DomainError::bad_input(format!(
+                "the password must be at least {MIN_PASSWORD_LENGTH} characters"
+            )));
+        }
+        if length > MAX_PASSWORD_LENGTH {
+            return Err(DomainError::bad_input(format!(
+                "the password must be at most {MAX_PASSWORD_LENGTH} characters"
+            )));
+        }
+        let password_hash = passwords::hash(input.password.to_owned()).await?;
+        Ok(NewAccount {
+            email,
+            name,
+            password_hash,
+        })
+    }
+
+    /// Creates the user and a first session, in the caller's transaction.
+    async fn create(&self, tx: &mut crate::db::Conn<'_>) -> Result<SignedIn, DomainError> {
+        let new = NewUser {
+            email: &self.email,
+            name: &self.name,
+            password_hash: &self.password_hash,
+            created_at: now(),
+        };
+        let insert = diesel::insert_into(users::table).values(&new);
+        let user = with_conn!(tx, |c| insert
+            .returning(User::as_returning())
+            .get_result(c)
+            .await)?;
+        sessions::start(tx, user).await
+    }
+}
+
+/// Creates an account and signs it in; with an invitation token, accepts
+/// the invitation in the same transaction (both happen, or neither).
+pub async fn sign_up(
+    db: &Db,
+    input: SignUp<'_>,
+    invitation_token: Option<String>,
+) -> Result<(SignedIn, Option<Membership>), DomainError> {
+    let account = NewAccount::prepare(input).await?;
+    db.write(move |tx| {
+        async move {
+            let signed_in = account.create(tx).await?;
+            let joined = match invitation_token {
+                Some(token) => Some(invitations::accept_in(tx, signed_in.user.id, &token).await?),
+                None => None,
+            };
+            Ok((signed_in, joined))
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Signs in with email and password. The error is the same whether or not
+/// the email has an account, and so is the time it takes.
+pub async fn log_in(db: &Db, email: &str, password: &str) -> Result<SignedIn, DomainError> {
+    const BAD_CREDENTIALS: DomainError = DomainError::Unauthenticated("invalid email or password");
+    let email = email.trim().to_lowercase();
+    let found = db
+        .read(move |c| {
+            async move {
+                let query = users::table.filter(users::email.eq(email));
+                Ok::<_, DomainError>(with_conn!(c, |c| query
+                    .select((User::as_select(), users::password_hash))
+                    .first::<(User, String)>(c)
+                    .await
+                    .optional())?)
+            }
+            .boxed()
+        })
+        .await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let matches = passwords::verify(password.to_owned(), hash).await?;
+    match user {
+        Some(user) if matches => {
+            db.write(move |tx| async move { sessions::start(tx, user).await }.boxed())
+                .await
+        }
+        _ => Err(BAD_CREDENTIALS),
+    }
+}

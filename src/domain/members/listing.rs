@@ -1,0 +1,230 @@
+//! Listing an organization's members: filters, four orders, keyset cursors.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+
+use super::Membership;
+use crate::db::schema::{memberships, users};
+use crate::db::{Conn, with_conn};
+use crate::domain::organizations::Organization;
+use crate::domain::pagination::{Page, PageArgs, id_window};
+use crate::domain::users::User;
+use crate::domain::{DomainError, Role};
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemberOrderField {
+    #[default]
+    JoinedAt,
+    Email,
+    Name,
+    Role,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemberOrder {
+    pub field: MemberOrderField,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub role: Option<Role>,
+    /// Case-insensitive substring of the email or the name.
+    pub query: Option<String>,
+}
+
+impl MemberFilter {
+    /// The LIKE pattern of `query`, lower-cased, its wildcards escaped.
+    fn pattern(&self) -> Option<String> {
+        let query = self.query.as_deref()?.trim();
+        if query.is_empty() {
+            return None;
+        }
+        let escaped = query
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        Some(format!("%{escaped}%"))
+    }
+}
+
+/// A member listing's cursor: the sort key of its order, and the membership
+/// id that breaks ties.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum MemberKey {
+    #[serde(rename = "j")]
+    JoinedAt(NaiveDateTime, i64),
+    #[serde(rename = "e")]
+    Email(String, i64),
+    #[serde(rename = "n")]
+    Name(String, i64),
+    #[serde(rename = "r")]
+    Role(i32, i64),
+}
+
+impl MemberKey {
+    fn of(field: MemberOrderField, (membership, user): &(Membership, User)) -> MemberKey {
+        match field {
+            MemberOrderField::JoinedAt => MemberKey::JoinedAt(membership.joined_at, membership.id),
+            MemberOrderField::Email => MemberKey::Email(user.email.clone(), membership.id),
+            MemberOrderField::Name => MemberKey::Name(user.name.clone(), membership.id),
+            MemberOrderField::Role => MemberKey::Role(role_rank(membership.role), membership.id),
+        }
+    }
+
+    fn field(&self) -> MemberOrderField {
+        match self {
+            MemberKey::JoinedAt(..) => MemberOrderField::JoinedAt,
+            MemberKey::Email(..) => MemberOrderField::Email,
+            MemberKey::Name(..) => MemberOrderField::Name,
+            MemberKey::Role(..) => MemberOrderField::Role,
+        }
+    }
+}
+
+/// The database's `role_rank` (a generated column): owner first.
+fn role_rank(role: Role) -> i32 {
+    match role {
+        Role::Owner => 0,
+        Role::Admin => 1,
+        Role::Manager => 2,
+        Role::Member => 3,
+    }
+}
+
+/// One page of an organization's members with their users, in one statement.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    filter: &MemberFilter,
+    order: MemberOrder,
+    page: &PageArgs,
+) -> Result<Page<(Membership, User)>, DomainError> {
+    let window = page.window::<MemberKey>()?;
+    let cursors = window.after.iter().chain(&window.before);
+    if cursors.into_iter().any(|key| key.field() != order.field) {
+        return Err(DomainError::bad_input(
+            "the cursor belongs to another orderBy",
+        ));
+    }
+    let ascending = window.scan_ascending(!order.descending);
+    let pattern = filter.pattern();
+
+    // Seeks past a bound in the listing's order; the redundant `>=` / `<=`
+    // lets the planner start the index scan at the bound.
+    macro_rules! seek {
+        ($q:ident, $column:expr, $variant:ident) => {{
+            let bounds = [
+                (window.after.as_ref(), true),
+                (window.before.as_ref(), false),
+            ];
+            for (bound, later) in bounds {
+                if let Some(MemberKey::$variant(value, id)) = bound {
+                    let (value, id) = (value.clone(), *id);
+                    $q = if later != order.descending {
+                        $q.filter(
+                            $column
+                                .ge(value.clone())
+                                .and($column.gt(value).or(memberships::id.gt(id))),
+                        )
+                    } else {
+                        $q.filter(
+                            $column
+                                .le(value.clone())
+                                .and($column.lt(value).or(memberships::id.lt(id))),
+                        )
+                    };
+                }
+            }
+            $q = if ascending {
+                $q.order(($column.asc(), memberships::id.asc()))
+            } else {
+                $q.order(($column.desc(), memberships::id.desc()))
+            };
+        }};
+    }
+
+    let rows: Vec<(Membership, User)> = with_conn!(conn, |c| {
+        let mut query = memberships::table
+            .inner_join(users::table)
+            .filter(memberships::organization_id.eq(organization_id))
+            .select((Membership::as_select(), User::as_select()))
+            .into_boxed();
+        if let Some(role) = filter.role {
+            query = query.filter(memberships::role.eq(role));
+        }
+        if let Some(pattern) = &pattern {
+            query = query.filter(
+                users::email
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name).like(pattern.clone()).escape('\\')),
+            );
+        }
+        match order.field {
+            MemberOrderField::JoinedAt => seek!(query, memberships::joined_at, JoinedAt),
+            MemberOrderField::Email => seek!(query, memberships::user_email, Email),
+            MemberOrderField::Name => seek!(query, memberships::user_name, Name),
+            MemberOrderField::Role => seek!(query, memberships::role_rank, Role),
+        }
+        query.limit(window.limit + 1).load(c).await
+    })?;
+    Ok(window.page(rows, |row| MemberKey::of(order.field, row)))
+}
+
+/// How many members match `filter`: read from the organization's counters
+/// unless a text query forces a count.
+pub async fn count(
+    conn: &mut Conn<'_>,
+    organization: &Organization,
+    filter: &MemberFilter,
+) -> Result<i64, DomainError> {
+    let Some(pattern) = filter.pattern() else {
+        return Ok(i64::from(match filter.role {
+            Some(role) => organization.members_with_role(role),
+            None => organization.member_count,
+        }));
+    };
+    with_conn!(conn, |c| {
+        let mut query = memberships::table
+            .inner_join(users::table)
+            .filter(memberships::organization_id.eq(organization.id))
+            .filter(
+                users::email
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name).like(pattern.clone()).escape('\\')),
+            )
+            .count()
+            .into_boxed();
+        if let Some(role) = filter.role {
+            query = query.filter(memberships::role.eq(role));
+        }
+        query.get_result(c).await
+    })
+    .map_err(Into::into)
+}
+
+/// One page of a user's own memberships, oldest first.
+pub async fn of_user(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    page: &PageArgs,
+) -> Result<Page<Membership>, DomainError> {
+    let window = page.window::<i64>()?;
+    let rows: Vec<Membership> = with_conn!(conn, |c| {
+        let query = memberships::table
+            .filter(memberships::user_id.eq(user_id))
+            .select(Membership::as_select())
+            .into_boxed();
+        id_window!(query, memberships::id, window, newest_first = false)
+            .load(c)
+            .await
+    })?;
+    Ok(window.page(rows, |m| m.id))
+}

@@ -1,0 +1,49 @@
+//! Who is asking. The transport turns a bearer credential into a
+//! [`Principal`]; the domain decides what it may do (see `access`).
+
+use chrono::NaiveDateTime;
+
+use super::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// A user signed in with one of orgql's own sessions.
+    User { user_id: i64, session: SessionRef },
+}
+
+/// The session a principal signed in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRef {
+    pub id: i64,
+    pub expires_at: NaiveDateTime,
+}
+
+impl Principal {
+    /// The user behind the principal, if it is one.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Principal::User { user_id, .. } => Some(*user_id),
+        }
+    }
+
+    /// The user a change is made by: only a user may change anything.
+    pub fn acting_user(&self) -> Result<i64, DomainError> {
+        match self {
+            Principal::User { user_id, .. } => Ok(*user_id),
+        }
+    }
+
+    /// The orgql session the principal signed in with.
+    pub fn session(&self) -> Result<SessionRef, DomainError> {
+        match self {
+            Principal::User { session, .. } => Ok(*session),
+        }
+    }
+
+    /// When the credential stops working: live connections close then.
+    pub fn expires_at(&self) -> NaiveDateTime {
+        match self {
+            Principal::User { session, .. } => session.expires_at,
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! What a resolver can reach: the server's services, and the request's
+//! principal, client address and DataLoaders.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_graphql::{Context, ErrorExtensions};
+
+use super::error;
+use super::loaders::Loaders;
+use crate::db::Db;
+use crate::domain::invitations::InvitationSettings;
+use crate::domain::principal::Principal;
+use crate::events::EventBus;
+use crate::mail::OutboxHandle;
+use crate::rate_limit::AttemptLimiter;
+
+/// What the server shares with every request.
+pub struct Services {
+    pub db: Db,
+    pub events: EventBus,
+    pub outbox: OutboxHandle,
+    pub invitations: InvitationSettings,
+    pub attempts: AttemptLimiter,
+}
+
+/// What every resolver of one request can reach.
+pub struct RequestContext {
+    pub services: Arc<Services>,
+    pub principal: Option<Principal>,
+    /// The client's address, which limits its attempts at secrets.
+    pub client_ip: Option<IpAddr>,
+    /// Shared with the request's subscription streams, which refresh it per event.
+    pub loaders: Arc<Loaders>,
+}
+
+impl RequestContext {
+    pub fn new(
+        services: &Arc<Services>,
+        principal: Option<Principal>,
+        client_ip: Option<IpAddr>,
+    ) -> RequestContext {
+        let viewer = principal.and_then(|p| p.user_id());
+        RequestContext {
+            loaders: Arc::new(Loaders::new(&services.db, viewer)),
+            services: services.clone(),
+            principal,
+            client_ip,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.services.db
+    }
+}
+
+pub(super) fn context<'a>(ctx: &Context<'a>) -> &'a RequestContext {
+    ctx.data_unchecked::<RequestContext>()
+}
+
+/// The principal of a field that needs one.
+pub(super) fn require_principal(ctx: &Context<'_>) -> async_graphql::Result<Principal> {
+    context(ctx).principal.ok_or_else(error::unauthenticated)
+}
+
+/// The user a mutation is made by, and the request's context.
+pub(super) fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<(i64, &'a RequestContext)> {
+    Ok((require_principal(ctx)?.acting_user()?, context(ctx)))
+}
+
+/// A guard for fields that test a secret (a password, an invitation
+/// token): each call spends one of the client's attempts.
+pub(super) fn secret_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    let state = context(ctx);
+    let Some(address) = state.client_ip else {
+        return Ok(());
+    };
+    state.services.attempts.attempt(address).map_err(|wait| {
+        let seconds = wait.as_secs().max(1);
+        async_graphql::Error::new(format!(
+            "too many attempts from this address: try again in {seconds} s"
+        ))
+        .extend_with(|_, e| {
+            e.set("code", "LIMIT_EXCEEDED");
+            e.set("retryAfter", seconds);
+        })
+    })
+}

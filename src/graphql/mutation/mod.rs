@@ -1,0 +1,21 @@
+//! Every mutation, one file per family. Each parses its input's IDs, asks
+//! one domain operation (which checks the principal's permission in its own
+//! transaction), and answers with the payload as the change left it.
+
+mod account;
+mod invitation;
+mod member_billing;
+mod members;
+mod organization;
+
+use async_graphql::MergedObject;
+
+/// Every mutation: accounts, organizations and their members, invitations.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    account::AccountMutation,
+    organization::OrganizationMutation,
+    members::MemberMutation,
+    member_billing::MemberBillingMutation,
+    invitation::InvitationMutation,
+);

@@ -1,0 +1,40 @@
+//! The schema's object types, one file per family: thin wrappers over
+//! domain values whose related objects come from the request's DataLoaders,
+//! and whose access is decided by the domain.
+
+mod audit;
+mod billing;
+mod connection;
+mod enums;
+mod invitation;
+mod member;
+mod membership_event;
+mod node;
+mod organization;
+mod user;
+mod viewer;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+pub use audit::AuditEvent;
+pub use billing::{CreditPool, SeatInventory};
+pub use connection::Connection;
+pub use enums::{
+    AssignableRole, InvitationStatus, MemberOrder, MembershipEventKind, Permission, Role, SeatTier,
+};
+pub use invitation::{Invitation, InvitationPreview};
+pub use member::Member;
+pub use membership_event::MembershipEvent;
+pub use node::Node;
+pub use organization::Organization;
+pub use user::User;
+pub use viewer::Viewer;
+
+pub type MemberConnection = Connection<Member>;
+pub type AuditEventConnection = Connection<AuditEvent>;
+pub type InvitationConnection = Connection<Invitation>;
+
+/// A stored timestamp as the API's DateTime (stored times are UTC).
+pub fn timestamp(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}

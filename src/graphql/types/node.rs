@@ -1,0 +1,13 @@
+use async_graphql::{ID, Interface};
+
+use super::{AuditEvent, Invitation, Member, Organization, User};
+
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    User(User),
+    Organization(Organization),
+    Member(Member),
+    AuditEvent(AuditEvent),
+    Invitation(Invitation),
+}

@@ -1,0 +1,223 @@
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+
+use super::connection::{Connection, connection, read_page};
+use super::{
+    AuditEvent, AuditEventConnection, CreditPool, Invitation, InvitationConnection,
+    InvitationStatus, Member, MemberConnection, MemberOrder, Permission, Role, SeatInventory,
+    enums, timestamp,
+};
+use crate::domain::access::{Readable, Standing};
+use crate::domain::members::{self, MemberFilter};
+use crate::domain::pagination::PageArgs;
+use crate::domain::{self, DomainError, audit, credits, invitations, seats};
+use crate::graphql::context::context;
+use crate::graphql::ids::{self, Kind};
+
+/// An organization, as one principal sees it.
+#[derive(Clone)]
+pub struct Organization {
+    pub organization: domain::organizations::Organization,
+    /// The viewer's standing here (after a removal: an outsider).
+    pub standing: Standing,
+}
+
+impl Organization {
+    /// The viewer's standing in the organization `id`.
+    pub async fn standing(ctx: &Context<'_>, id: i64) -> Result<Standing> {
+        let mine = context(ctx).loaders.viewer_memberships.load_one(id).await?;
+        Ok(Standing::of(mine))
+    }
+
+    /// The organization if it exists for the viewer, else None: outsiders
+    /// cannot tell it from one that does not exist.
+    pub async fn visible(ctx: &Context<'_>, id: i64) -> Result<Option<Organization>> {
+        let standing = Organization::standing(ctx, id).await?;
+        if !standing.sees_organization() {
+            return Ok(None);
+        }
+        let organization = context(ctx).loaders.organizations.load_one(id).await?;
+        Ok(organization.map(|organization| Organization {
+            organization,
+            standing,
+        }))
+    }
+
+    /// [`Organization::visible`], for a field that must have one.
+    pub async fn require_visible(ctx: &Context<'_>, id: i64) -> Result<Organization> {
+        let organization = Organization::visible(ctx, id).await?;
+        Ok(organization.ok_or(DomainError::NotFound("organization"))?)
+    }
+
+    /// The organization as a mutation left it, with the viewer's standing
+    /// read afresh (the mutation may have changed or ended it).
+    pub async fn after_change(
+        ctx: &Context<'_>,
+        organization: domain::organizations::Organization,
+    ) -> Result<Organization> {
+        context(ctx).loaders.forget_all();
+        let standing = Organization::standing(ctx, organization.id).await?;
+        Ok(Organization {
+            organization,
+            standing,
+        })
+    }
+}
+
+#[Object]
+impl Organization {
+    pub(super) async fn id(&self) -> ID {
+        ids::encode(Kind::Organization, self.organization.id)
+    }
+    async fn name(&self) -> &str {
+        &self.organization.name
+    }
+    async fn slug(&self) -> &str {
+        &self.organization.slug
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        timestamp(self.organization.created_at)
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Member> {
+        let owner = context(ctx)
+            .loaders
+            .owners
+            .load_one(self.organization.id)
+            .await?;
+        Ok(Member(owner.ok_or(DomainError::NotFound("owner"))?))
+    }
+    /// The viewer's role here.
+    async fn viewer_role(&self) -> Option<Role> {
+        self.standing.role().map(Into::into)
+    }
+    /// What the viewer may do here, read from the database on every request.
+    async fn viewer_permissions(&self) -> Vec<Permission> {
+        enums::permissions(self.standing.permissions())
+    }
+
+    /// Paginated members. role filters, query matches email or name (case-insensitive).
+    #[allow(clippy::too_many_arguments)]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        role: Option<Role>,
+        query: Option<String>,
+        order_by: Option<MemberOrder>,
+    ) -> Result<MemberConnection> {
+        self.standing.may_read(Readable::Members)?;
+        let filter = MemberFilter {
+            role: role.map(Into::into),
+            query,
+        };
+        let order = order_by.map(Into::into).unwrap_or_default();
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let (organization, counted) = (self.organization.clone(), filter.clone());
+        let (page, total) = read_page(
+            ctx,
+            move |c| {
+                async move { members::list(c, organization.id, &filter, order, &args).await }
+                    .boxed()
+            },
+            move |c| async move { members::count(c, &organization, &counted).await }.boxed(),
+        )
+        .await?;
+        let users = page
+            .edges
+            .iter()
+            .map(|(_, (_, user))| (user.id, user.clone()));
+        context(ctx).loaders.users.feed_many(users).await;
+        Ok(Connection::new(
+            page.map(|(membership, _)| Member(membership)),
+            total,
+        ))
+    }
+
+    /// The credit pool. Requires VIEW_BILLING.
+    async fn credit_pool(&self) -> Result<CreditPool> {
+        self.standing.may_read(Readable::Billing)?;
+        Ok(CreditPool(credits::CreditPool::of(&self.organization)))
+    }
+
+    /// Seat limits and assignments. Requires VIEW_BILLING.
+    async fn seats(&self) -> Result<SeatInventory> {
+        self.standing.may_read(Readable::Billing)?;
+        Ok(SeatInventory(seats::SeatInventory::of(&self.organization)))
+    }
+
+    /// Every change to membership, roles, invitations, credits and seats. Requires MANAGE_MEMBERS. Newest first.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditEventConnection> {
+        self.standing.may_read(Readable::AuditLog)?;
+        let args = PageArgs {
+            first,
+            after,
+            ..PageArgs::default()
+        };
+        let organization_id = self.organization.id;
+        connection(
+            ctx,
+            move |c| async move { audit::list(c, organization_id, &args).await }.boxed(),
+            move |c| audit::count(c, organization_id).boxed(),
+            AuditEvent,
+        )
+        .await
+    }
+
+    /// Invitations, newest first. Requires MANAGE_MEMBERS.
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        status: Option<InvitationStatus>,
+    ) -> Result<InvitationConnection> {
+        self.standing.may_read(Readable::Invitations)?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let organization_id = self.organization.id;
+        let status = status.map(Into::into);
+        connection(
+            ctx,
+            move |c| {
+                async move { invitations::list(c, organization_id, status, &args).await }.boxed()
+            },
+            move |c| invitations::count(c, organization_id, status).boxed(),
+            Invitation,
+        )
+        .await
+    }
+
+    /// The membership of one user, if they are a member.
+    async fn member(&self, ctx: &Context<'_>, user_id: ID) -> Result<Option<Member>> {
+        self.standing.may_read(Readable::Members)?;
+        let user_id = ids::decode(&user_id, Kind::User)?;
+        let organization_id = self.organization.id;
+        let found = context(ctx)
+            .db()
+            .read(move |c| {
+                async move { members::of_user_in(c, user_id, &[organization_id]).await }.boxed()
+            })
+            .await?;
+        Ok(found.into_iter().next().map(Member))
+    }
+}

@@ -1,0 +1,14 @@
+//! The transports: GraphQL over HTTP and over WebSocket, the router that
+//! serves them with the probes and metrics, and what both share (refusals
+//! and error codes, the client's address, the bearer principal).
+
+mod client_address;
+mod http;
+mod principal;
+mod refusal;
+mod router;
+mod state;
+mod websocket;
+
+pub use router::{cors_layer, router};
+pub use state::{AppState, WebSocketSettings};

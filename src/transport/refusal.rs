@@ -1,0 +1,63 @@
+//! Requests refused before they reach the schema, and the error codes of
+//! answers, as both transports report them.
+
+use async_graphql::ErrorExtensions;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::graphql::request_error;
+
+/// A request refused before it reaches the schema: an HTTP status and a
+/// GraphQL error that says why.
+pub struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    /// Refused for what the client sent.
+    pub fn bad_request(status: StatusCode, message: String) -> Refusal {
+        Refusal {
+            status,
+            code: "BAD_USER_INPUT",
+            message,
+        }
+    }
+
+    /// Refused for exceeding one of the server's limits.
+    pub fn limit(status: StatusCode, message: String) -> Refusal {
+        Refusal {
+            status,
+            code: "LIMIT_EXCEEDED",
+            message,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let code = self.code;
+        let error = async_graphql::Error::new(self.message).extend_with(|_, e| e.set("code", code));
+        let mut response = graphql_error(self.status, request_error(error));
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+/// A request refused before it ran: errors and no `data`.
+pub fn graphql_error(status: StatusCode, error: async_graphql::ServerError) -> Response {
+    (status, axum::Json(serde_json::json!({ "errors": [error] }))).into_response()
+}
+
+/// The `extensions.code` of an error, for counting errors by code.
+pub fn error_code(error: &async_graphql::ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ => "(uncoded)",
+    }
+}
