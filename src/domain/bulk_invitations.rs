@@ -11,7 +11,7 @@ use super::audit::{self, Target};
 use super::invitations::{self, Invitation, InvitationSettings, Letter, Sent};
 use super::users::normalize_email;
 use super::{DomainError, Permission, Role, access};
-use crate::db::Db;
+use crate::db::{Conn, Db};
 
 pub const MAX_ROWS: usize = 100;
 pub const MAX_BYTES: usize = 64 * 1024;
@@ -70,42 +70,105 @@ pub async fn bulk_invite(
     csv: Vec<u8>,
     options: BulkOptions,
 ) -> Result<BulkReport, DomainError> {
-    let mut rows = parse(&csv)?;
+    let rows = parse(&csv)?;
     let settings = settings.clone();
-    db.write(move |tx| {
-        async move {
-            access::authorize(tx, organization_id, actor_id, Permission::ManageMembers).await?;
-            let emails: Vec<String> = rows.iter().filter_map(|r| r.valid.as_ref().map(|(e, _)| e.clone())).collect();
-            let taken: HashSet<String> = invitations::existing_members(tx, organization_id, &emails).await?.into_iter().collect();
-            for row in rows.iter_mut() {
-                if row.valid.as_ref().is_some_and(|(email, _)| taken.contains(email)) {
-                    flag(row, RowStatus::AlreadyMember, "already a member of this organization".into());
-                }
+    let batch = Batch {
+        actor_id,
+        organization_id,
+        options,
+    };
+    db.write(move |tx| batch.run(tx, settings, rows).boxed())
+        .await
+}
+
+/// Who invites whom, and how.
+struct Batch {
+    actor_id: i64,
+    organization_id: i64,
+    options: BulkOptions,
+}
+
+impl Batch {
+    async fn run(
+        self,
+        tx: &mut Conn<'_>,
+        settings: InvitationSettings,
+        mut rows: Vec<BulkRow>,
+    ) -> Result<BulkReport, DomainError> {
+        let Batch {
+            actor_id,
+            organization_id,
+            options,
+        } = self;
+        access::authorize(tx, organization_id, actor_id, Permission::ManageMembers).await?;
+        let emails: Vec<String> = rows.iter().filter_map(|r| r.email_if_valid()).collect();
+        let taken: HashSet<String> = invitations::existing_members(tx, organization_id, &emails)
+            .await?
+            .into_iter()
+            .collect();
+        for row in rows.iter_mut() {
+            if row
+                .email_if_valid()
+                .is_some_and(|email| taken.contains(&email))
+            {
+                let message = "already a member of this organization".into();
+                flag(row, RowStatus::AlreadyMember, message);
             }
-            let flagged_count = rows.iter().filter(|r| r.valid.is_none()).count();
-            let send = !options.dry_run && (flagged_count == 0 || options.skip_invalid);
-            let mut report = BulkReport { rows, flagged_count, invited_count: 0, sent: false, invitations: Vec::new() };
-            if !send {
-                return Ok(report);
-            }
-            let letter = Letter::load(tx, organization_id, actor_id).await?;
-            let people: Vec<(String, Role)> = report.rows.iter().filter_map(|row| row.valid.clone()).collect();
-            let issued = invitations::issue(tx, &settings, &letter, &people).await?;
-            // Issued in the order of the valid rows.
-            let valid_rows = report.rows.iter_mut().filter(|row| row.valid.is_some());
-            for (row, (invitation, sent)) in valid_rows.zip(issued) {
-                row.status = if sent == Sent::Invited { RowStatus::Invited } else { RowStatus::Reinvited };
-                report.invitations.push(invitation);
-            }
-            report.invited_count = report.invitations.len();
-            report.sent = report.invited_count > 0;
-            let details = json!({ "invited": report.invited_count, "flagged": flagged_count, "rows": report.rows.len() });
-            audit::record(tx, organization_id, actor_id, "member.bulk_invited", Target::Nobody, details).await?;
-            Ok(report)
         }
-        .boxed()
-    })
-    .await
+        let flagged_count = rows.iter().filter(|r| r.valid.is_none()).count();
+        let send = !options.dry_run && (flagged_count == 0 || options.skip_invalid);
+        let mut report = BulkReport {
+            rows,
+            flagged_count,
+            invited_count: 0,
+            sent: false,
+            invitations: Vec::new(),
+        };
+        if !send {
+            return Ok(report);
+        }
+        let letter = Letter::load(tx, organization_id, actor_id).await?;
+        let people: Vec<(String, Role)> = report
+            .rows
+            .iter()
+            .filter_map(|row| row.valid.clone())
+            .collect();
+        let issued = invitations::issue(tx, &settings, &letter, &people).await?;
+        // Issued in the order of the valid rows.
+        let valid_rows = report.rows.iter_mut().filter(|row| row.valid.is_some());
+        for (row, (invitation, sent)) in valid_rows.zip(issued) {
+            row.status = match sent {
+                Sent::Invited => RowStatus::Invited,
+                Sent::Reinvited => RowStatus::Reinvited,
+            };
+            report.invitations.push(invitation);
+        }
+        report.invited_count = report.invitations.len();
+        report.sent = report.invited_count > 0;
+        let details = json!({
+            "invited": report.invited_count,
+            "flagged": flagged_count,
+            "rows": report.rows.len(),
+        });
+        let action = "member.bulk_invited";
+        audit::record(
+            tx,
+            organization_id,
+            actor_id,
+            action,
+            Target::Nobody,
+            details,
+        )
+        .await?;
+        Ok(report)
+    }
+}
+
+impl BulkRow {
+    /// The normalized address of a row that is valid.
+    fn email_if_valid(&self) -> Option<String> {
+        self.valid.as_ref().map(|(email, _)| email.clone())
+    }
 }
 
 fn flag(row: &mut BulkRow, status: RowStatus, message: String) {

@@ -109,9 +109,7 @@ pub async fn add(
                 json!({ "amount": amount }),
             )
             .await?;
-            organizations::by_id(tx, organization_id)
-                .await?
-                .ok_or(DomainError::NotFound("organization"))
+            organizations::get(tx, organization_id).await
         }
         .boxed()
     })
@@ -182,9 +180,7 @@ pub async fn transfer(
                         .await)?
                 }
             };
-            let organization = organizations::by_id(tx, organization_id)
-                .await?
-                .ok_or(DomainError::NotFound("organization"))?;
+            let organization = organizations::get(tx, organization_id).await?;
             if moved != 2 {
                 return Err(DomainError::LimitExceeded(format!(
                     "the pool holds {} credits, fewer than {amount}",

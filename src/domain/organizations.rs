@@ -85,9 +85,7 @@ pub async fn create(
                 details,
             )
             .await?;
-            let organization = by_id(tx, id)
-                .await?
-                .ok_or(DomainError::NotFound("organization"))?;
+            let organization = get(tx, id).await?;
             Ok((organization, owner))
         }
         .boxed()
@@ -112,9 +110,7 @@ pub async fn rename(
                 Permission::ManageOrganization,
             )
             .await?;
-            let before = by_id(tx, organization_id)
-                .await?
-                .ok_or(DomainError::NotFound("organization"))?;
+            let before = get(tx, organization_id).await?;
             let update = diesel::update(organizations::table.find(organization_id))
                 .set(organizations::name.eq(&name));
             with_conn!(tx, |c| update.execute(c).await)?;
@@ -142,6 +138,13 @@ pub async fn by_id(conn: &mut Conn<'_>, id: i64) -> Result<Option<Organization>,
         .first(c)
         .await
         .optional())?)
+}
+
+/// The organization `id`, which the caller knows exists.
+pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Organization, DomainError> {
+    by_id(conn, id)
+        .await?
+        .ok_or(DomainError::NotFound("organization"))
 }
 
 pub async fn by_slug(conn: &mut Conn<'_>, slug: &str) -> Result<Option<Organization>, DomainError> {

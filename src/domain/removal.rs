@@ -86,7 +86,11 @@ async fn end_membership(
     }
     seats::release(tx, organization_id, member.seat).await?;
     adjust_counters(tx, organization_id, &[(member.role, -1)]).await?;
-    let details = json!({ "role": member.role.as_str(), "creditsReturned": member.credits, "seatReleased": member.seat.as_str() });
+    let details = json!({
+        "role": member.role.as_str(),
+        "creditsReturned": member.credits,
+        "seatReleased": member.seat.as_str(),
+    });
     audit::record(
         tx,
         organization_id,
@@ -96,9 +100,7 @@ async fn end_membership(
         details,
     )
     .await?;
-    let organization = organizations::by_id(tx, organization_id)
-        .await?
-        .ok_or(DomainError::NotFound("organization"))?;
+    let organization = organizations::get(tx, organization_id).await?;
     live_events::stage(tx, MembershipEvent::removed(&member, actor_id)).await?;
     Ok(Removal {
         credits_returned: member.credits,

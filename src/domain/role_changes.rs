@@ -87,38 +87,53 @@ pub async fn transfer_ownership(
     organization_id: i64,
     member_id: i64,
 ) -> Result<OwnershipTransfer, DomainError> {
-    db.write(move |tx| {
-        async move {
-            let owner = access::authorize(tx, organization_id, actor_id, Permission::TransferOwnership).await?;
-            // Both rows, in id order: two transfers cannot deadlock.
-            let (first, second) = (owner.id.min(member_id), owner.id.max(member_id));
-            let mut locked = vec![members::lock(tx, first).await?];
-            if second != first {
-                locked.push(members::lock(tx, second).await?);
-            }
-            let owner = locked.iter().find(|m| m.id == owner.id).cloned().expect("locked");
-            // Someone else's transfer may have committed while we waited.
-            if owner.role != Role::Owner {
-                return Err(DomainError::MissingPermission(Permission::TransferOwnership));
-            }
-            let heir = locked.into_iter().find(|m| m.id == member_id).expect("locked");
-            if heir.organization_id != organization_id {
-                return Err(DomainError::NotFound("member"));
-            }
-            if heir.id == owner.id {
-                return Err(DomainError::bad_input("you already own this organization"));
-            }
-            // Demote first: the one-owner index never sees two.
-            let previous_owner = set_role(tx, &owner, Role::Admin).await?;
-            let new_owner = set_role(tx, &heir, Role::Owner).await?;
-            let details = json!({ "previousOwnerUserId": owner.user_id, "newOwnerPreviousRole": heir.role.as_str() });
-            audit::record(tx, organization_id, actor_id, "ownership.transferred", Target::Member(&new_owner), details).await?;
-            let kind = MembershipEventKind::OwnershipTransferred;
-            live_events::stage(tx, MembershipEvent::about(kind, &previous_owner, actor_id).with_previous_role(Role::Owner)).await?;
-            live_events::stage(tx, MembershipEvent::about(kind, &new_owner, actor_id).with_previous_role(heir.role)).await?;
-            Ok(OwnershipTransfer { previous_owner, new_owner })
-        }
-        .boxed()
+    db.write(move |tx| transfer_in(tx, actor_id, organization_id, member_id).boxed())
+        .await
+}
+
+async fn transfer_in(
+    tx: &mut Conn<'_>,
+    actor_id: i64,
+    organization_id: i64,
+    member_id: i64,
+) -> Result<OwnershipTransfer, DomainError> {
+    let permission = Permission::TransferOwnership;
+    let owner = access::authorize(tx, organization_id, actor_id, permission).await?;
+    // Both rows, in id order: two transfers cannot deadlock.
+    let (first, second) = (owner.id.min(member_id), owner.id.max(member_id));
+    let mut locked = vec![members::lock(tx, first).await?];
+    if second != first {
+        locked.push(members::lock(tx, second).await?);
+    }
+    let locked_row = |id: i64| locked.iter().find(|m| m.id == id).cloned().expect("locked");
+    let (owner, heir) = (locked_row(owner.id), locked_row(member_id));
+    // Someone else's transfer may have committed while we waited.
+    if owner.role != Role::Owner {
+        return Err(DomainError::MissingPermission(permission));
+    }
+    if heir.organization_id != organization_id {
+        return Err(DomainError::NotFound("member"));
+    }
+    if heir.id == owner.id {
+        return Err(DomainError::bad_input("you already own this organization"));
+    }
+    // Demote first: the one-owner index never sees two.
+    let previous_owner = set_role(tx, &owner, Role::Admin).await?;
+    let new_owner = set_role(tx, &heir, Role::Owner).await?;
+    let details = json!({
+        "previousOwnerUserId": owner.user_id,
+        "newOwnerPreviousRole": heir.role.as_str(),
+    });
+    let target = Target::Member(&new_owner);
+    let action = "ownership.transferred";
+    audit::record(tx, organization_id, actor_id, action, target, details).await?;
+    let kind = MembershipEventKind::OwnershipTransferred;
+    let demoted = MembershipEvent::about(kind, &previous_owner, actor_id);
+    live_events::stage(tx, demoted.with_previous_role(Role::Owner)).await?;
+    let promoted = MembershipEvent::about(kind, &new_owner, actor_id);
+    live_events::stage(tx, promoted.with_previous_role(heir.role)).await?;
+    Ok(OwnershipTransfer {
+        previous_owner,
+        new_owner,
     })
-    .await
 }

@@ -59,18 +59,31 @@ pub async fn set_limits(
             let update = diesel::update(orgs::table.find(organization_id))
                 .filter(orgs::standard_seats_used.le(standard))
                 .filter(orgs::pro_seats_used.le(pro))
-                .set((orgs::standard_seat_limit.eq(standard), orgs::pro_seat_limit.eq(pro)));
+                .set((
+                    orgs::standard_seat_limit.eq(standard),
+                    orgs::pro_seat_limit.eq(pro),
+                ));
             let updated = with_conn!(tx, |c| update.execute(c).await)?;
-            let organization = organizations::by_id(tx, organization_id).await?.ok_or(DomainError::NotFound("organization"))?;
+            let organization = organizations::get(tx, organization_id).await?;
             if updated == 0 {
                 let seats = SeatInventory::of(&organization);
+                let (standard, pro) = (seats.standard.assigned, seats.pro.assigned);
                 return Err(DomainError::Conflict(format!(
-                    "{} STANDARD and {} PRO seats are assigned; release seats before lowering a limit below that",
-                    seats.standard.assigned, seats.pro.assigned
+                    "{standard} STANDARD and {pro} PRO seats are assigned; \
+                     release seats before lowering a limit below that"
                 )));
             }
             let details = json!({ "standard": standard, "pro": pro });
-            audit::record(tx, organization_id, actor_id, "seats.limits_set", Target::Nobody, details).await?;
+            let action = "seats.limits_set";
+            audit::record(
+                tx,
+                organization_id,
+                actor_id,
+                action,
+                Target::Nobody,
+                details,
+            )
+            .await?;
             Ok(organization)
         }
         .boxed()

@@ -224,7 +224,10 @@ impl<'a> Walk<'a> {
             .max();
         let is_connection = || {
             field.selection_set.node.items.iter().any(|s| {
-                matches!(&s.node, Selection::Field(f) if matches!(f.node.name.node.as_str(), "edges" | "nodes"))
+                let Selection::Field(f) = &s.node else {
+                    return false;
+                };
+                matches!(f.node.name.node.as_str(), "edges" | "nodes")
             })
         };
         match requested {

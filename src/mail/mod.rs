@@ -108,7 +108,10 @@ impl OutboxWorker {
                         .lines()
                         .filter(|l| l.starts_with("http"))
                         .collect();
-                    tracing::info!(to = %mail.recipient, subject = %mail.subject, links = ?links, "mail written as .eml");
+                    tracing::info!(
+                        to = %mail.recipient, subject = %mail.subject, links = ?links,
+                        "mail written as .eml"
+                    );
                 } else {
                     tracing::info!(to = %mail.recipient, outbox_id = mail.id, "mail sent");
                 }
@@ -129,7 +132,10 @@ impl OutboxWorker {
             }) => {
                 self.metrics.mail_delivery("retry");
                 let delay = backoff(mail.attempts, self.retry_max);
-                tracing::warn!(to = %mail.recipient, outbox_id = mail.id, attempts = mail.attempts, retry_in = ?delay, %reason, "mail delayed");
+                tracing::warn!(
+                    to = %mail.recipient, outbox_id = mail.id, attempts = mail.attempts,
+                    retry_in = ?delay, %reason, "mail delayed"
+                );
                 let retry_at =
                     crate::domain::now() + chrono::Duration::from_std(delay).unwrap_or(LEASE);
                 outbox::mark_retry(&self.db, mail.id, retry_at, reason).await

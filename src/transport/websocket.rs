@@ -156,7 +156,9 @@ impl Connection {
             let result = tokio::select! {
                 message = stream.next() => match message {
                     Some(Ok(Message::Text(text))) => self.receive(&text, &outgoing).await,
-                    Some(Ok(Message::Binary(_))) => Err(Close(4400, "Invalid message: binary frames are not GraphQL")),
+                    Some(Ok(Message::Binary(_))) => {
+                        Err(Close(4400, "Invalid message: binary frames are not GraphQL"))
+                    }
                     // axum hides tungstenite's error type; its message is all there is.
                     Some(Err(error)) if error.to_string().contains("Message too long") => {
                         Err(Close(1009, "Message too big: the limit is 64 KiB"))
@@ -172,8 +174,12 @@ impl Connection {
                     }
                 }),
                 _ = shutdown.changed() => Err(Close(1001, "the server is shutting down")),
-                _ = &mut init_deadline, if !self.init_received => Err(Close(4408, "Connection initialisation timeout")),
-                _ = &mut session_end, if self.principal.is_some() => Err(Close(4403, "Forbidden: the session has expired")),
+                _ = &mut init_deadline, if !self.init_received => {
+                    Err(Close(4408, "Connection initialisation timeout"))
+                }
+                _ = &mut session_end, if self.principal.is_some() => {
+                    Err(Close(4403, "Forbidden: the session has expired"))
+                }
                 _ = keep_alive.tick(), if self.principal.is_some() => Ok(vec![match self.protocol {
                     Protocol::TransportWs => json!({ "type": "ping" }).to_string(),
                     Protocol::Legacy => json!({ "type": "ka" }).to_string(),
