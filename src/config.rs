@@ -97,6 +97,10 @@ pub struct Config {
     #[arg(long, env = "INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
     pub invitation_ttl: Duration,
 
+    /// How long live events are kept for subscriptions to resume from (`after`); an older cursor must refetch.
+    #[arg(long, env = "EVENT_RETENTION", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub event_retention: Duration,
+
     /// How long a WebSocket client has to send connection_init.
     #[arg(long, env = "WS_INIT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
     pub ws_init_timeout: Duration,

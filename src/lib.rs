@@ -73,7 +73,8 @@ pub struct Server {
     max_websockets: u32,
     task: JoinHandle<std::io::Result<()>>,
     outbox_task: Option<JoinHandle<()>>,
-    event_listener: Option<JoinHandle<()>>,
+    /// The event relay, its PostgreSQL listener and the event pruner.
+    event_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -91,19 +92,20 @@ impl Server {
         let from = mail::parse_from(&config.mail_from)?;
         let database = config.database()?;
         let db = Db::connect(&database, config.pool_size()).await?;
-        let bus = EventBus::default();
-        db.deliver_local_notifications(bus.local_notifications());
-        let event_listener = match &database {
-            db::DatabaseUrl::Postgres(url) => Some(
-                events::listen(url.clone(), bus.clone())
-                    .await
-                    .map_err(|reason| SetupError::Unreachable {
-                        url: database.redacted(),
-                        reason,
-                    })?,
-            ),
-            db::DatabaseUrl::Sqlite(_) => None,
+        let unreachable = |reason| SetupError::Unreachable {
+            url: database.redacted(),
+            reason,
         };
+        let (bus, relay) = EventBus::start(db.clone()).await.map_err(unreachable)?;
+        db.deliver_local_notifications(bus.local_notifications());
+        let mut event_tasks = vec![
+            relay,
+            events::prune_periodically(db.clone(), config.event_retention),
+        ];
+        if let db::DatabaseUrl::Postgres(url) = &database {
+            let listener = events::listen(url.clone(), bus.clone()).await;
+            event_tasks.push(listener.map_err(unreachable)?);
+        }
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind {
@@ -167,7 +169,7 @@ impl Server {
             db,
             outbox,
             outbox_task: Some(outbox_task),
-            event_listener,
+            event_tasks,
             shutdown,
             shutdown_timeout: config.shutdown_timeout,
             websockets,
@@ -206,8 +208,8 @@ impl Server {
         if let Some(worker) = self.outbox_task.take() {
             let _ = worker.await;
         }
-        if let Some(listener) = self.event_listener.take() {
-            listener.abort();
+        for task in self.event_tasks.drain(..) {
+            task.abort();
         }
         served
     }

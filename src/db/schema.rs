@@ -112,6 +112,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    live_event_sequence (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+        pruned_through -> BigInt,
+    }
+}
+
+diesel::table! {
+    live_events (seq) {
+        seq -> BigInt,
+        organization_id -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -128,4 +146,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_ledger,
     audit_events,
     email_outbox,
+    live_event_sequence,
+    live_events,
 );

@@ -19,6 +19,8 @@ pub enum DomainError {
     Conflict(String),
     BadInput(String),
     LimitExceeded(String),
+    /// A cursor of live events older than the events kept.
+    CursorExpired,
     /// A fault of ours: logged in full, never shown to the client.
     Internal(anyhow::Error),
 }

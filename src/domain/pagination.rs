@@ -149,7 +149,7 @@ pub fn encode_cursor<K: Serialize>(key: &K) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("cursor keys serialize"))
 }
 
-fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, DomainError> {
+pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, DomainError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()

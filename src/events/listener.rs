@@ -1,6 +1,7 @@
 //! The PostgreSQL side of the bus: one LISTEN connection per instance that
-//! hands every committed event to this instance's subscribers, and that
-//! reconnects (logging the gap) when the database goes away.
+//! hands every commit notification to the relay, and that reconnects
+//! promptly when the database goes away, then has the relay catch up on
+//! what was committed meanwhile.
 
 use std::pin::pin;
 use std::time::{Duration, Instant};
@@ -14,35 +15,33 @@ use crate::db::NOTIFY_CHANNEL;
 
 /// How often an idle listening connection is checked.
 const HEALTH_CHECK: Duration = Duration::from_secs(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(1);
 
-/// Starts listening: returns once LISTEN is in place, so no event committed
-/// after the server starts is missed.
+/// Starts listening: returns once LISTEN is in place.
 pub async fn listen(url: String, bus: EventBus) -> Result<JoinHandle<()>, String> {
     let conn = connect(&url).await?;
     Ok(tokio::spawn(async move {
         let mut conn = Some(conn);
-        let mut backoff = Duration::from_millis(250);
         loop {
             if let Some(mut listening) = conn.take() {
-                backoff = Duration::from_millis(250);
                 relay(&mut listening, &bus).await;
                 tracing::warn!("the event listener lost its database connection; reconnecting");
             }
             let lost_at = Instant::now();
+            let mut wait = FIRST_RETRY;
             while conn.is_none() {
-                tokio::time::sleep(backoff).await;
+                tokio::time::sleep(wait).await;
                 match connect(&url).await {
                     Ok(listening) => {
-                        tracing::warn!(
-                            gap_ms = lost_at.elapsed().as_millis() as u64,
-                            "the event listener is back; events committed during the gap did not reach this instance's subscriptions"
-                        );
+                        let gap_ms = lost_at.elapsed().as_millis() as u64;
+                        tracing::info!(gap_ms, "the event listener is back; catching up");
+                        bus.catch_up();
                         conn = Some(listening);
                     }
                     Err(error) => {
-                        tracing::warn!(%error, retry_in = ?backoff, "the event listener cannot reconnect yet");
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        tracing::warn!(%error, retry_in = ?wait, "the event listener cannot reconnect yet");
+                        wait = (wait * 2).min(MAX_RETRY);
                     }
                 }
             }
@@ -60,7 +59,7 @@ async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
     Ok(conn)
 }
 
-/// Hands notifications to the bus until the connection fails.
+/// Hands notifications to the relay until the connection fails.
 async fn relay(conn: &mut AsyncPgConnection, bus: &EventBus) {
     loop {
         {
@@ -70,7 +69,7 @@ async fn relay(conn: &mut AsyncPgConnection, bus: &EventBus) {
             loop {
                 tokio::select! {
                     notification = notifications.next() => match notification {
-                        Some(Ok(notification)) => bus.deliver_payload(&notification.payload),
+                        Some(Ok(notification)) => bus.announce(notification.payload),
                         _ => return,
                     },
                     _ = &mut check => break,

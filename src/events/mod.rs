@@ -1,57 +1,81 @@
 //! The event bus: hands the live events of committed transactions to this
-//! process's subscriptions. They arrive as the database's commit
-//! notifications: from SQLite's commits in this process, or from
-//! PostgreSQL's NOTIFY through one LISTEN connection per instance.
+//! process's subscriptions, each once and in commit order.
+//!
+//! Events are announced by the database's commit notifications (SQLite's
+//! commits in this process; PostgreSQL's NOTIFY, through one LISTEN
+//! connection per instance) and numbered without gaps. One relay task puts
+//! them in order: a number beyond the next one expected means announcements
+//! were missed (a LISTEN connection that was down, two SQLite commits that
+//! announced out of order), and the relay reads the missing events back
+//! from their record before going on. It also looks at the last number
+//! every second, so nothing waits long on an announcement that never came.
 
 mod listener;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
 
 pub use listener::listen;
 
-use crate::db::LocalNotifications;
-use crate::domain::live_events::{LiveEvent, MembershipEvent};
+use crate::db::{Db, LocalNotifications};
+use crate::domain::live_events::{self, LiveEvent, MembershipEvent, Numbered, Replay};
 
 /// How many events a slow subscriber may fall behind before it is told it
 /// lagged and is dropped; memory stays bounded whatever subscribers do.
 pub const CAPACITY: usize = 4096;
+/// How often the relay checks that it has missed nothing.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Events read back per query when catching up.
+const CATCH_UP_BATCH: i64 = 500;
+
+/// A membership event as subscribers receive it: shared, not copied, by
+/// every subscription that sends it.
+#[derive(Debug)]
+pub struct Delivered {
+    pub seq: i64,
+    pub event: Arc<MembershipEvent>,
+}
 
 /// Membership events and session ends travel apart: every live connection
 /// watches for the end of its session, and should not wake for every
 /// membership event to do so.
 #[derive(Clone)]
 pub struct EventBus {
-    memberships: broadcast::Sender<Arc<MembershipEvent>>,
+    memberships: broadcast::Sender<Arc<Delivered>>,
     ended_sessions: broadcast::Sender<i64>,
+    announcements: mpsc::UnboundedSender<Announcement>,
 }
 
-impl Default for EventBus {
-    fn default() -> Self {
-        EventBus {
-            memberships: broadcast::channel(CAPACITY).0,
-            ended_sessions: broadcast::channel(CAPACITY).0,
-        }
-    }
+/// What the relay is told.
+enum Announcement {
+    /// A commit notification's text.
+    Committed(String),
+    /// Announcements may have been missed: read the record.
+    CatchUp,
 }
 
 impl EventBus {
-    /// Hands a committed event to this process's subscribers (none is fine).
-    pub fn deliver(&self, event: LiveEvent) {
-        // Sending fails only when nobody listens, which is fine.
-        match event {
-            LiveEvent::Membership(event) => drop(self.memberships.send(event)),
-            LiveEvent::SessionEnded { session_id } => drop(self.ended_sessions.send(session_id)),
-        }
-    }
-
-    /// Delivers a commit notification's event.
-    fn deliver_payload(&self, payload: &str) {
-        match LiveEvent::from_payload(payload) {
-            Ok(event) => self.deliver(event),
-            Err(error) => tracing::error!(%error, payload, "an event this instance cannot read"),
-        }
+    /// The bus of `db`, and the relay task that feeds it; it starts after the
+    /// last event committed so far.
+    pub async fn start(db: Db) -> Result<(EventBus, JoinHandle<()>), String> {
+        let last = live_events::last_seq(&db)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let (announcements, received) = mpsc::unbounded_channel();
+        let bus = EventBus {
+            memberships: broadcast::channel(CAPACITY).0,
+            ended_sessions: broadcast::channel(CAPACITY).0,
+            announcements,
+        };
+        let relay = Relay {
+            db,
+            bus: bus.clone(),
+            last,
+        };
+        Ok((bus, tokio::spawn(relay.run(received))))
     }
 
     /// The receiver of the notifications of this process's SQLite commits.
@@ -59,12 +83,22 @@ impl EventBus {
         let bus = self.clone();
         Arc::new(move |payloads| {
             for payload in payloads {
-                bus.deliver_payload(&payload);
+                bus.announce(payload);
             }
         })
     }
 
-    pub fn membership_events(&self) -> broadcast::Receiver<Arc<MembershipEvent>> {
+    fn announce(&self, payload: String) {
+        // Fails only once the relay has stopped (the server is stopping).
+        let _ = self.announcements.send(Announcement::Committed(payload));
+    }
+
+    /// Announcements may have been missed (a LISTEN connection was down).
+    fn catch_up(&self) {
+        let _ = self.announcements.send(Announcement::CatchUp);
+    }
+
+    pub fn membership_events(&self) -> broadcast::Receiver<Arc<Delivered>> {
         self.memberships.subscribe()
     }
 
@@ -72,52 +106,130 @@ impl EventBus {
     pub fn ended_sessions(&self) -> broadcast::Receiver<i64> {
         self.ended_sessions.subscribe()
     }
+
+    fn publish(&self, numbered: Numbered) {
+        // Sending fails only when nobody listens, which is fine.
+        match numbered.event {
+            LiveEvent::Membership(event) => {
+                let delivered = Arc::new(Delivered {
+                    seq: numbered.seq,
+                    event,
+                });
+                let _ = self.memberships.send(delivered);
+            }
+            LiveEvent::SessionEnded { session_id } => {
+                let _ = self.ended_sessions.send(session_id);
+            }
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::live_events::MembershipEventKind;
-    use crate::domain::members::Membership;
-    use crate::domain::{Role, SeatTier, now};
+/// How often events past their retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-    fn member() -> Membership {
-        Membership {
-            id: 1,
-            organization_id: 2,
-            user_id: 3,
-            role: Role::Manager,
-            credits: 0,
-            seat: SeatTier::None,
-            joined_at: now(),
+/// Prunes the record of live events older than `retention`, every minute:
+/// cursors older than that cannot resume.
+pub fn prune_periodically(db: Db, retention: Duration) -> JoinHandle<()> {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            every.tick().await;
+            let before = crate::domain::now() - retention;
+            match live_events::prune(&db, before).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "pruned live events past their retention"),
+                Err(error) => tracing::warn!(error = ?error, "cannot prune live events"),
+            }
+        }
+    })
+}
+
+/// Puts announced events in order and publishes each once.
+struct Relay {
+    db: Db,
+    bus: EventBus,
+    /// The number of the last event published.
+    last: i64,
+}
+
+impl Relay {
+    async fn run(mut self, mut received: mpsc::UnboundedReceiver<Announcement>) {
+        let mut check = tokio::time::interval(CHECK_EVERY);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                announcement = received.recv() => match announcement {
+                    Some(Announcement::Committed(payload)) => self.committed(&payload).await,
+                    Some(Announcement::CatchUp) => self.catch_up().await,
+                    None => return,
+                },
+                _ = check.tick() => self.check().await,
+            }
         }
     }
 
-    #[tokio::test]
-    async fn subscribers_receive_what_is_delivered_after_they_subscribe() {
-        let bus = EventBus::default();
-        let deliver = bus.local_notifications();
-        deliver(vec![
-            LiveEvent::from(MembershipEvent::about(
-                MembershipEventKind::Joined,
-                &member(),
-                3,
-            ))
-            .to_payload(),
-        ]);
-        let mut receiver = bus.membership_events();
-        let mut sessions = bus.ended_sessions();
-        deliver(vec![
-            LiveEvent::from(MembershipEvent::removed(&member(), 9)).to_payload(),
-            LiveEvent::SessionEnded { session_id: 5 }.to_payload(),
-        ]);
-        let event = receiver.recv().await.unwrap();
-        assert_eq!(sessions.recv().await.unwrap(), 5);
-        assert_eq!(event.kind, MembershipEventKind::Removed);
-        assert_eq!(event.actor_id, Some(9));
-        assert!(
-            receiver.try_recv().is_err(),
-            "nothing from before the subscription"
-        );
+    async fn committed(&mut self, payload: &str) {
+        let numbered = match Numbered::from_payload(payload) {
+            Ok(numbered) => numbered,
+            Err(error) => {
+                tracing::error!(%error, payload, "an event this instance cannot read");
+                return;
+            }
+        };
+        if numbered.seq <= self.last {
+            return; // Published already, by a catch-up.
+        }
+        if numbered.seq > self.last + 1 {
+            self.catch_up().await;
+            if numbered.seq <= self.last {
+                return;
+            }
+        }
+        if numbered.seq == self.last + 1 {
+            self.last = numbered.seq;
+            self.bus.publish(numbered);
+        }
+    }
+
+    /// Publishes every recorded event after the last one published.
+    async fn catch_up(&mut self) {
+        loop {
+            match live_events::since(&self.db, Replay::All, self.last, CATCH_UP_BATCH).await {
+                Ok(missed) => {
+                    let complete = (missed.len() as i64) < CATCH_UP_BATCH;
+                    for numbered in missed {
+                        if numbered.seq != self.last + 1 {
+                            // Pruned before this instance read it: none of
+                            // its subscribers may be told it never happened.
+                            tracing::warn!(
+                                from = self.last + 1,
+                                to = numbered.seq - 1,
+                                "live events were pruned before this instance published them"
+                            );
+                        }
+                        self.last = numbered.seq;
+                        self.bus.publish(numbered);
+                    }
+                    if complete {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = ?error, "cannot read the live events to catch up; trying again shortly");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Catches up when the record holds an event no announcement brought.
+    async fn check(&mut self) {
+        match live_events::last_seq(&self.db).await {
+            // Usually an announcement on its way; at worst one that was lost.
+            Ok(last) if last > self.last => self.catch_up().await,
+            Ok(_) => {}
+            Err(error) => tracing::debug!(error = ?error, "cannot read the last live event"),
+        }
     }
 }

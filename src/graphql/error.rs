@@ -20,6 +20,14 @@ impl From<DomainError> for async_graphql::Error {
             DomainError::Conflict(message) => ("CONFLICT", message),
             DomainError::BadInput(message) => ("BAD_USER_INPUT", message),
             DomainError::LimitExceeded(message) => ("LIMIT_EXCEEDED", message),
+            DomainError::CursorExpired => {
+                let message = "the events after this cursor are no longer kept: \
+                               refetch, then subscribe without `after`";
+                return async_graphql::Error::new(message).extend_with(|_, e| {
+                    e.set("code", "BAD_USER_INPUT");
+                    e.set("reason", "CURSOR_EXPIRED");
+                });
+            }
             DomainError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 ("INTERNAL_SERVER_ERROR", "internal server error".to_owned())

@@ -15,6 +15,8 @@ mod live;
 mod management;
 mod members;
 mod operations;
+mod pg_cluster;
+mod resume;
 mod schema;
 mod smtp;
 mod transactions;
