@@ -109,6 +109,18 @@ pub struct Config {
     #[arg(long, env = "MAIL_RETRY_MAX", default_value = "5m", value_parser = humantime::parse_duration, global = true)]
     pub mail_retry_max: Duration,
 
+    /// The product's OpenID Connect provider (issuer URL; https, or http on a loopback address): its JWTs are accepted as bearer tokens.
+    #[arg(long, env = "OIDC_ISSUER", global = true)]
+    pub oidc_issuer: Option<String>,
+
+    /// The audience the provider's tokens must name (their `aud`); required with --oidc-issuer.
+    #[arg(long, env = "OIDC_AUDIENCE", global = true)]
+    pub oidc_audience: Option<String>,
+
+    /// Offer orgql's own password accounts (signUp, logIn); false when people sign in only at the identity provider.
+    #[arg(long, env = "PASSWORD_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub password_accounts: bool,
+
     /// Serve introspection (`__schema`, `__type`) and "did you mean" hints; turn off in production.
     #[arg(long, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

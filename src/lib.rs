@@ -18,6 +18,7 @@ pub mod events;
 pub mod graphql;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod rate_limit;
 pub mod seed;
 pub mod transport;
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::db::{Db, SetupError};
+use crate::domain::accounts::AccountSettings;
 use crate::domain::invitations::InvitationSettings;
 use crate::events::EventBus;
 use crate::graphql::QueryLimits;
@@ -49,6 +51,8 @@ pub enum StartError {
     CorsOrigin(String),
     #[error("--client-ip-header / CLIENT_IP_HEADER: {0:?} is not a header name")]
     ClientIpHeader(String),
+    #[error(transparent)]
+    IdentityProvider(#[from] oidc::SettingsError),
     #[error("--bind / BIND_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -88,6 +92,10 @@ impl Server {
             ),
             None => None,
         };
+        let provider_settings = oidc::settings(
+            config.oidc_issuer.as_deref(),
+            config.oidc_audience.as_deref(),
+        )?;
         let transport = mail::Transport::new(config.smtp_url.as_deref(), &config.mail_dir)?;
         let from = mail::parse_from(&config.mail_from)?;
         let database = config.database()?;
@@ -136,9 +144,13 @@ impl Server {
                 db: db.clone(),
                 events: bus,
                 outbox: outbox.clone(),
+                accounts: AccountSettings {
+                    password_accounts: config.password_accounts,
+                },
                 invitations: invitation_settings(config),
                 attempts: rate_limit::AttemptLimiter::per_minute(attempts),
             }),
+            provider: provider_settings.map(|settings| Arc::new(oidc::Provider::start(settings))),
             schema: graphql::build_schema(config.introspection),
             limits: query_limits(config),
             client_ip_header,

@@ -8,6 +8,17 @@ diesel::table! {
         name -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        email_verified -> Bool,
+    }
+}
+
+diesel::table! {
+    identities (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        issuer -> Text,
+        subject -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -131,6 +142,7 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (organization_id));
@@ -139,6 +151,7 @@ diesel::joinable!(credit_ledger -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    identities,
     sessions,
     organizations,
     memberships,

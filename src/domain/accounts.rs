@@ -13,6 +13,26 @@ use super::{DomainError, invitations, now, passwords};
 use crate::db::schema::users;
 use crate::db::{Db, with_conn};
 
+/// Whether people may have orgql's own password accounts.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountSettings {
+    /// Off for products whose people sign in only at their identity provider.
+    pub password_accounts: bool,
+}
+
+impl AccountSettings {
+    fn require_password_accounts(self) -> Result<(), DomainError> {
+        match self.password_accounts {
+            true => Ok(()),
+            false => Err(DomainError::Forbidden(
+                "password accounts are turned off on this server: sign in with your \
+                 identity provider"
+                    .into(),
+            )),
+        }
+    }
+}
+
 pub const MIN_PASSWORD_LENGTH: usize = 8;
 /// Argon2 of a megabyte of password is wasted work: refuse it early.
 const MAX_PASSWORD_LENGTH: usize = 1024;
@@ -84,9 +104,11 @@ impl NewAccount {
 /// the invitation in the same transaction (both happen, or neither).
 pub async fn sign_up(
     db: &Db,
+    settings: AccountSettings,
     input: SignUp<'_>,
     invitation_token: Option<String>,
 ) -> Result<(SignedIn, Option<Membership>), DomainError> {
+    settings.require_password_accounts()?;
     let account = NewAccount::prepare(input).await?;
     db.write(move |tx| {
         async move {
@@ -103,14 +125,24 @@ pub async fn sign_up(
 }
 
 /// Signs in with email and password. The error is the same whether or not
-/// the email has an account, and so is the time it takes.
-pub async fn log_in(db: &Db, email: &str, password: &str) -> Result<SignedIn, DomainError> {
+/// the email has a password account, and so is the time it takes.
+pub async fn log_in(
+    db: &Db,
+    settings: AccountSettings,
+    email: &str,
+    password: &str,
+) -> Result<SignedIn, DomainError> {
     const BAD_CREDENTIALS: DomainError = DomainError::Unauthenticated("invalid email or password");
+    settings.require_password_accounts()?;
     let email = email.trim().to_lowercase();
     let found = db
         .read(move |c| {
             async move {
-                let query = users::table.filter(users::email.eq(email));
+                // A provider's user has no password (''): no account to log in to.
+                let query = users::table
+                    .filter(users::email.eq(email))
+                    .filter(users::email_verified.eq(true))
+                    .filter(users::password_hash.ne(""));
                 Ok::<_, DomainError>(with_conn!(c, |c| query
                     .select((User::as_select(), users::password_hash))
                     .first::<(User, String)>(c)

@@ -45,6 +45,11 @@ const UNIQUE_VIOLATIONS: &[(&str, &str, &str)] = &[
         "this slug is taken",
     ),
     (
+        "identities_issuer_subject_key",
+        "identities.issuer, identities.subject",
+        "this identity is already known",
+    ),
+    (
         "memberships_organization_user_key",
         "memberships.organization_id, memberships.user_id",
         "this user is already a member",

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bulk_invitations;
 pub mod credits;
 mod error;
+pub mod identities;
 pub mod invitations;
 pub mod live_events;
 pub mod members;

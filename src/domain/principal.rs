@@ -7,8 +7,20 @@ use super::DomainError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
-    /// A user signed in with one of orgql's own sessions.
-    User { user_id: i64, session: SessionRef },
+    /// A user, signed in one of the ways of [`Credential`].
+    User {
+        user_id: i64,
+        credential: Credential,
+    },
+}
+
+/// How a user signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// With one of orgql's own sessions (a password account's log-in).
+    Session(SessionRef),
+    /// With a token of the product's identity provider, good until it expires.
+    ProviderToken { expires_at: NaiveDateTime },
 }
 
 /// The session a principal signed in with.
@@ -36,14 +48,27 @@ impl Principal {
     /// The orgql session the principal signed in with.
     pub fn session(&self) -> Result<SessionRef, DomainError> {
         match self {
-            Principal::User { session, .. } => Ok(*session),
+            Principal::User {
+                credential: Credential::Session(session),
+                ..
+            } => Ok(*session),
+            Principal::User {
+                credential: Credential::ProviderToken { .. },
+                ..
+            } => Err(DomainError::bad_input(
+                "this request is signed in with the identity provider's token, and orgql keeps \
+                 no session for it: sign out at the provider",
+            )),
         }
     }
 
     /// When the credential stops working: live connections close then.
     pub fn expires_at(&self) -> NaiveDateTime {
         match self {
-            Principal::User { session, .. } => session.expires_at,
+            Principal::User { credential, .. } => match credential {
+                Credential::Session(session) => session.expires_at,
+                Credential::ProviderToken { expires_at } => *expires_at,
+            },
         }
     }
 }

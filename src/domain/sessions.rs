@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
 use super::live_events::{self, LiveEvent};
-use super::principal::{Principal, SessionRef};
+use super::principal::{Credential, Principal, SessionRef};
 use super::tokens::{hash_token, new_token};
 use super::users::User;
 use super::{DomainError, now};
@@ -86,7 +86,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>, Dom
                 .optional())?;
             Ok(found.map(|(user_id, id, expires_at)| Principal::User {
                 user_id,
-                session: SessionRef { id, expires_at },
+                credential: Credential::Session(SessionRef { id, expires_at }),
             }))
         }
         .boxed()

@@ -9,6 +9,7 @@ use async_graphql::{Context, ErrorExtensions};
 use super::error;
 use super::loaders::Loaders;
 use crate::db::Db;
+use crate::domain::accounts::AccountSettings;
 use crate::domain::invitations::InvitationSettings;
 use crate::domain::principal::Principal;
 use crate::events::EventBus;
@@ -20,6 +21,7 @@ pub struct Services {
     pub db: Db,
     pub events: EventBus,
     pub outbox: OutboxHandle,
+    pub accounts: AccountSettings,
     pub invitations: InvitationSettings,
     pub attempts: AttemptLimiter,
 }

@@ -222,7 +222,7 @@ pub async fn graphql(
     // Limits first: an abusive query is refused before any database work.
     let admitted = state.limits.admit(&mut request);
     let principal = match (&admitted, principal::header_token(&headers)) {
-        (Ok(_), Some(token)) => match principal::authenticate(&state.services, token).await {
+        (Ok(_), Some(token)) => match principal::authenticate(&state, token).await {
             Ok(principal) => principal,
             Err(error) => {
                 let error = request_error(error.into());

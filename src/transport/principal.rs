@@ -3,10 +3,12 @@
 
 use axum::http::{HeaderMap, header};
 
+use super::state::AppState;
 use crate::domain::DomainError;
-use crate::domain::principal::Principal;
+use crate::domain::identities::{self, ProviderUser};
+use crate::domain::principal::{Credential, Principal};
 use crate::domain::sessions;
-use crate::graphql::Services;
+use crate::oidc;
 
 /// The token of an `Authorization: Bearer <token>` value (the scheme in any
 /// case, as HTTP's auth schemes are).
@@ -24,13 +26,38 @@ pub fn header_token(headers: &HeaderMap) -> Option<&str> {
         .and_then(bearer_token)
 }
 
-/// The principal a bearer token stands for; None when it stands for no live
-/// credential (the contract's `viewer: null`).
-pub async fn authenticate(
-    services: &Services,
-    token: &str,
-) -> Result<Option<Principal>, DomainError> {
-    sessions::authenticate(&services.db, token).await
+/// The principal a bearer token stands for: a session of orgql's own, or a
+/// JWT of the identity provider (when one is configured). None when it
+/// stands for no live credential (the contract's `viewer: null`).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>, DomainError> {
+    let db = &state.services.db;
+    if !oidc::looks_like_jwt(token) {
+        return sessions::authenticate(db, token).await;
+    }
+    let Some(provider) = &state.provider else {
+        return Ok(None);
+    };
+    let verified = match provider.verify(token).await {
+        Ok(verified) => verified,
+        Err(rejection) => {
+            tracing::info!(reason = %rejection, "an identity provider token was refused");
+            return Ok(None);
+        }
+    };
+    let who = ProviderUser {
+        issuer: provider.issuer().to_owned(),
+        subject: verified.subject,
+        email: verified.email,
+        email_verified: verified.email_verified,
+        name: verified.name,
+    };
+    let user_id = identities::sign_in(db, &who).await?;
+    Ok(Some(Principal::User {
+        user_id,
+        credential: Credential::ProviderToken {
+            expires_at: verified.expires_at,
+        },
+    }))
 }
 
 #[cfg(test)]

@@ -145,9 +145,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    if state.services.db.ping().await {
-        (StatusCode::OK, "ready")
-    } else {
+    if !state.services.db.ping().await {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    } else if state.provider.as_ref().is_some_and(|p| !p.is_ready()) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the identity provider's keys are not loaded yet",
+        )
+    } else {
+        (StatusCode::OK, "ready")
     }
 }

@@ -8,10 +8,13 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::graphql::{OrgSchema, QueryLimits, Services};
 use crate::metrics::Metrics;
+use crate::oidc::Provider;
 
 #[derive(Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
+    /// The identity provider whose tokens are trusted, if any.
+    pub provider: Option<Arc<Provider>>,
     pub schema: OrgSchema,
     pub limits: QueryLimits,
     /// Where the client's address is, when a proxy forwards every request.

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Request, ServerError, Variables};
@@ -24,12 +23,10 @@ use tracing::Instrument;
 use super::client_address::client_ip;
 use super::principal;
 use super::refusal::{Refusal, error_code};
-use super::state::{AppState, WebSocketSettings};
+use super::state::AppState;
 use crate::domain::principal::Principal;
-use crate::graphql::{
-    OrgSchema, QueryLimits, RequestContext, Services, code_uncoded, limit_exceeded,
-};
-use crate::metrics::{GaugeGuard, Metrics};
+use crate::graphql::{RequestContext, code_uncoded, limit_exceeded};
+use crate::metrics::GaugeGuard;
 
 /// How often an idle connection is pinged.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -91,11 +88,7 @@ pub async fn upgrade(
                 client_ip,
                 _open: state.metrics.ws_connection(),
                 _permit: permit,
-                services: state.services,
-                schema: state.schema,
-                limits: state.limits,
-                metrics: state.metrics,
-                settings: state.websockets,
+                state,
                 principal: None,
                 init_received: false,
                 subscriptions: HashMap::new(),
@@ -119,11 +112,7 @@ struct Connection {
     /// Counts the connection as open until it is dropped.
     _open: GaugeGuard,
     _permit: OwnedSemaphorePermit,
-    services: Arc<Services>,
-    schema: OrgSchema,
-    limits: QueryLimits,
-    metrics: Arc<Metrics>,
-    settings: WebSocketSettings,
+    state: AppState,
     principal: Option<Principal>,
     init_received: bool,
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -142,9 +131,9 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
-        let mut ended_sessions = self.services.events.ended_sessions();
-        let init_deadline = tokio::time::sleep(self.settings.init_timeout);
-        let mut shutdown = self.settings.shutdown.clone();
+        let mut ended_sessions = self.state.services.events.ended_sessions();
+        let init_deadline = tokio::time::sleep(self.state.websockets.init_timeout);
+        let mut shutdown = self.state.websockets.shutdown.clone();
         tokio::pin!(init_deadline);
         let session_end = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(session_end);
@@ -285,7 +274,7 @@ impl Connection {
             .map(str::to_owned)
             .or_else(|| self.header_token.clone());
         let principal = match token {
-            Some(token) => principal::authenticate(&self.services, &token)
+            Some(token) => principal::authenticate(&self.state, &token)
                 .await
                 .ok()
                 .flatten(),
@@ -317,10 +306,10 @@ impl Connection {
                 )]),
             };
         }
-        if self.subscriptions.len() >= self.settings.max_subscriptions {
+        if self.subscriptions.len() >= self.state.websockets.max_subscriptions {
             let refusal = limit_exceeded(format!(
                 "a connection runs at most {} subscriptions: complete one first",
-                self.settings.max_subscriptions
+                self.state.websockets.max_subscriptions
             ));
             return Ok(vec![error_message(id, &[refusal])]);
         }
@@ -335,18 +324,19 @@ impl Connection {
         if let Some(name) = payload.get("operationName").and_then(Value::as_str) {
             request = request.operation_name(name);
         }
-        let operation = match self.limits.admit(&mut request) {
+        let operation = match self.state.limits.admit(&mut request) {
             Ok(operation) => operation,
             Err(refusal) => {
-                self.metrics.record_errors([error_code(&refusal)]);
+                self.state.metrics.record_errors([error_code(&refusal)]);
                 return Ok(vec![error_message(id, &[refusal])]);
             }
         };
-        let context = RequestContext::new(&self.services, Some(principal), Some(self.client_ip));
-        let mut responses = self.schema.execute_stream(request.data(context));
+        let context =
+            RequestContext::new(&self.state.services, Some(principal), Some(self.client_ip));
+        let mut responses = self.state.schema.execute_stream(request.data(context));
         let key = id.to_owned();
         let (id, outgoing, next) = (id.to_owned(), outgoing.clone(), self.protocol.next());
-        let metrics = self.metrics.clone();
+        let metrics = self.state.metrics.clone();
         metrics.record_operation(operation.as_deref(), None);
         let task = tokio::spawn(
             async move {

@@ -64,3 +64,27 @@ fn a_sqlite_file_and_its_folder_are_created() {
     assert!(db.exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn an_identity_provider_must_be_https_and_have_an_audience() {
+    let dir = std::env::temp_dir().join(format!("orgql-oidc-config-{}", std::process::id()));
+    let db = dir.join("x.db");
+    let db = db.to_str().unwrap();
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["--bind", "127.0.0.1:0", "--database-url", db];
+        args.extend_from_slice(extra);
+        orgql(&args)
+    };
+    let (ok, stderr) = serve(&[
+        "--oidc-issuer",
+        "http://id.example.com",
+        "--oidc-audience",
+        "a",
+    ]);
+    assert!(!ok);
+    assert_one_line_naming(&stderr, "OIDC_ISSUER");
+    let (ok, stderr) = serve(&["--oidc-issuer", "https://id.example.com"]);
+    assert!(!ok);
+    assert_one_line_naming(&stderr, "OIDC_AUDIENCE");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -9,6 +9,8 @@ mod common;
 mod concurrency;
 mod config;
 mod docs;
+mod fixtures;
+mod identity;
 mod invitations;
 mod limits;
 mod live;

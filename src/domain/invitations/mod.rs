@@ -277,6 +277,7 @@ pub async fn preview(db: &Db, token: &str) -> Result<Option<Preview>, DomainErro
             };
             let account = users::table
                 .filter(users::email.eq(invitation.email.clone()))
+                .filter(users::email_verified.eq(true))
                 .count();
             let accounts: i64 = with_conn!(c, |c| account.get_result(c).await)?;
             Ok(Some(Preview {
@@ -322,8 +323,17 @@ pub async fn accept_in(
     if let Some(refusal) = refusal {
         return Err(DomainError::Conflict(refusal.into()));
     }
-    let email_query = users::table.find(user_id).select(users::email);
-    let email: String = with_conn!(tx, |c| email_query.first(c).await)?;
+    let email_query = users::table
+        .find(user_id)
+        .select((users::email, users::email_verified));
+    let (email, verified): (String, bool) = with_conn!(tx, |c| email_query.first(c).await)?;
+    if !verified {
+        return Err(DomainError::Forbidden(
+            "your identity provider has not verified your email address, so it cannot accept \
+             an invitation: verify it there, then sign in again"
+                .into(),
+        ));
+    }
     if email != invitation.email {
         return Err(DomainError::Forbidden(format!(
             "this invitation is for {}; sign in with that address to accept it",

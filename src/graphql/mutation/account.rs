@@ -55,8 +55,13 @@ impl AccountMutation {
             name: &input.name,
             password: &input.password,
         };
-        let (signed_in, joined) =
-            accounts::sign_up(state.db(), signup, input.invitation_token).await?;
+        let (signed_in, joined) = accounts::sign_up(
+            state.db(),
+            state.services.accounts,
+            signup,
+            input.invitation_token,
+        )
+        .await?;
         let mut payload = AuthPayload::from(signed_in);
         if let Some(joined) = joined {
             // The payload is read as the new account sees it.
@@ -73,7 +78,10 @@ impl AccountMutation {
 
     #[graphql(guard = "secret_attempt")]
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {
-        let signed_in = accounts::log_in(context(ctx).db(), &input.email, &input.password).await?;
+        let state = context(ctx);
+        let (email, password) = (&input.email, &input.password);
+        let signed_in =
+            accounts::log_in(state.db(), state.services.accounts, email, password).await?;
         Ok(signed_in.into())
     }
 
