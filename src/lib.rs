@@ -147,6 +147,7 @@ impl Server {
                 accounts: AccountSettings {
                     password_accounts: config.password_accounts,
                 },
+                provider_issuer: provider_settings.as_ref().map(|p| p.issuer.clone()),
                 invitations: invitation_settings(config),
                 attempts: rate_limit::AttemptLimiter::per_minute(attempts),
             }),

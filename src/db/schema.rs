@@ -141,7 +141,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    service_keys (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(service_keys -> organizations (organization_id));
 diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -161,4 +176,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     live_event_sequence,
     live_events,
+    service_keys,
 );

@@ -18,6 +18,7 @@ pub enum Readable {
     Billing,
     AuditLog,
     Invitations,
+    ServiceKeys,
 }
 
 impl Readable {
@@ -28,9 +29,15 @@ impl Readable {
             Readable::Members => Some(Permission::ViewMembers),
             Readable::Billing => Some(Permission::ViewBilling),
             Readable::AuditLog | Readable::Invitations => Some(Permission::ManageMembers),
+            Readable::ServiceKeys => Some(Permission::ManageOrganization),
         }
     }
 }
+
+/// What a service key may do in its organization: read it, its members
+/// and their billing, and so check its users' permissions.
+pub const SERVICE_KEY_PERMISSIONS: &[Permission] =
+    &[Permission::ViewBilling, Permission::ViewMembers];
 
 /// A principal's standing in one organization.
 #[derive(Debug, Clone)]
@@ -38,6 +45,8 @@ pub enum Standing {
     /// Not a member: the organization does not exist for them.
     Outsider,
     Member(Membership),
+    /// A service key of this organization.
+    Service,
 }
 
 impl Standing {
@@ -45,10 +54,27 @@ impl Standing {
         membership.map_or(Standing::Outsider, Standing::Member)
     }
 
+    /// The standing of `principal` in `organization_id`, given its
+    /// membership there (a user's; a key has none).
+    pub fn of_principal(
+        principal: &Principal,
+        organization_id: i64,
+        membership: Option<Membership>,
+    ) -> Standing {
+        match principal {
+            Principal::User { .. } => Standing::of(membership),
+            Principal::ServiceKey {
+                organization_id: own,
+                ..
+            } if *own == organization_id => Standing::Service,
+            Principal::ServiceKey { .. } => Standing::Outsider,
+        }
+    }
+
     pub fn membership(&self) -> Option<&Membership> {
         match self {
-            Standing::Outsider => None,
             Standing::Member(membership) => Some(membership),
+            Standing::Outsider | Standing::Service => None,
         }
     }
 
@@ -58,25 +84,33 @@ impl Standing {
 
     /// The permissions held here, in the table's order.
     pub fn permissions(&self) -> Vec<Permission> {
-        self.role().map(Role::permissions).unwrap_or_default()
+        match self {
+            Standing::Member(membership) => membership.role.permissions(),
+            Standing::Service => SERVICE_KEY_PERMISSIONS.to_vec(),
+            Standing::Outsider => Vec::new(),
+        }
     }
 
     pub fn can(&self, permission: Permission) -> bool {
-        self.role().is_some_and(|role| role.can(permission))
+        match self {
+            Standing::Member(membership) => membership.role.can(permission),
+            Standing::Service => SERVICE_KEY_PERMISSIONS.contains(&permission),
+            Standing::Outsider => false,
+        }
     }
 
     /// Whether the organization exists for this principal at all.
     pub fn sees_organization(&self) -> bool {
-        self.membership().is_some()
+        !matches!(self, Standing::Outsider)
     }
 
     /// Succeeds if `permission` is held. Someone who is not a member learns
     /// nothing, not even that the organization exists.
     pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
-        match self.role() {
-            None => Err(DomainError::NotFound("organization")),
-            Some(role) if role.can(permission) => Ok(()),
-            Some(_) => Err(DomainError::MissingPermission(permission)),
+        match self {
+            Standing::Outsider => Err(DomainError::NotFound("organization")),
+            _ if self.can(permission) => Ok(()),
+            _ => Err(DomainError::MissingPermission(permission)),
         }
     }
 
@@ -91,14 +125,15 @@ impl Standing {
 
     /// Credits and seat are the member's own business and billing's.
     pub fn sees_billing_of(&self, member: &Membership) -> bool {
-        self.membership()
-            .is_some_and(|mine| mine.id == member.id || mine.role.can(Permission::ViewBilling))
+        self.membership().is_some_and(|mine| mine.id == member.id)
+            || self.can(Permission::ViewBilling)
     }
 }
 
 /// Whether a principal's subscription to an organization's live events goes
 /// on after `event`: it ends with the event that ends the principal's access.
 pub fn keeps_watching(principal: &Principal, event: &MembershipEvent) -> bool {
+    // A key watches until it is revoked, which closes its connections.
     principal.user_id() != Some(event.user_id)
         || event
             .role()
@@ -147,16 +182,22 @@ pub async fn lock_member_for(
     Ok(target)
 }
 
-/// Whether the principal may see the user `user_id`: themselves, or someone
-/// they share an organization with.
+/// Whether the principal may see the user `user_id`: themselves, someone
+/// they share an organization with, or for a key, a member of its own.
 pub async fn sees_user(
     conn: &mut Conn<'_>,
     principal: &Principal,
     user_id: i64,
 ) -> Result<bool, DomainError> {
-    match principal.user_id() {
-        Some(own) if own == user_id => Ok(true),
-        Some(own) => members::share_an_organization(conn, own, user_id).await,
-        None => Ok(false),
+    match *principal {
+        Principal::User { user_id: own, .. } if own == user_id => Ok(true),
+        Principal::User { user_id: own, .. } => {
+            members::share_an_organization(conn, own, user_id).await
+        }
+        Principal::ServiceKey {
+            organization_id, ..
+        } => Ok(!members::of_user_in(conn, user_id, &[organization_id])
+            .await?
+            .is_empty()),
     }
 }

@@ -84,6 +84,8 @@ pub enum LiveEvent {
     Membership(Arc<MembershipEvent>),
     /// A session ended (log-out): its live connections close.
     SessionEnded { session_id: i64 },
+    /// A service key was revoked: its live connections close.
+    ServiceKeyRevoked { key_id: i64 },
 }
 
 impl From<MembershipEvent> for LiveEvent {
@@ -97,7 +99,7 @@ impl LiveEvent {
     fn subject(&self) -> (Option<i64>, Option<i64>) {
         match self {
             LiveEvent::Membership(event) => (Some(event.organization_id), Some(event.user_id)),
-            LiveEvent::SessionEnded { .. } => (None, None),
+            LiveEvent::SessionEnded { .. } | LiveEvent::ServiceKeyRevoked { .. } => (None, None),
         }
     }
 }

@@ -12,6 +12,15 @@ pub enum Principal {
         user_id: i64,
         credential: Credential,
     },
+    /// One of the product's services, by a key of one organization.
+    ServiceKey { key_id: i64, organization_id: i64 },
+}
+
+/// A credential that stopped working: the connections it signed in close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Session(i64),
+    ServiceKey(i64),
 }
 
 /// How a user signed in.
@@ -35,6 +44,7 @@ impl Principal {
     pub fn user_id(&self) -> Option<i64> {
         match self {
             Principal::User { user_id, .. } => Some(*user_id),
+            Principal::ServiceKey { .. } => None,
         }
     }
 
@@ -42,6 +52,7 @@ impl Principal {
     pub fn acting_user(&self) -> Result<i64, DomainError> {
         match self {
             Principal::User { user_id, .. } => Ok(*user_id),
+            Principal::ServiceKey { .. } => Err(read_only()),
         }
     }
 
@@ -59,16 +70,41 @@ impl Principal {
                 "this request is signed in with the identity provider's token, and orgql keeps \
                  no session for it: sign out at the provider",
             )),
+            Principal::ServiceKey { .. } => Err(read_only()),
         }
     }
 
     /// When the credential stops working: live connections close then.
-    pub fn expires_at(&self) -> NaiveDateTime {
+    /// None: a service key, which works until it is revoked.
+    pub fn expires_at(&self) -> Option<NaiveDateTime> {
         match self {
-            Principal::User { credential, .. } => match credential {
+            Principal::User { credential, .. } => Some(match credential {
                 Credential::Session(session) => session.expires_at,
                 Credential::ProviderToken { expires_at } => *expires_at,
-            },
+            }),
+            Principal::ServiceKey { .. } => None,
         }
     }
+
+    /// Whether `ended` is the credential this principal signed in with.
+    pub fn ended_by(&self, ended: Ended) -> bool {
+        match (self, ended) {
+            (
+                Principal::User {
+                    credential: Credential::Session(session),
+                    ..
+                },
+                Ended::Session(id),
+            ) => session.id == id,
+            (Principal::ServiceKey { key_id, .. }, Ended::ServiceKey(id)) => *key_id == id,
+            _ => false,
+        }
+    }
+}
+
+/// What a service key is told when it tries to change something.
+fn read_only() -> DomainError {
+    DomainError::Forbidden(
+        "a service key reads, checks permissions and watches; it changes nothing".into(),
+    )
 }

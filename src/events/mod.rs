@@ -22,6 +22,7 @@ pub use listener::listen;
 
 use crate::db::{Db, LocalNotifications};
 use crate::domain::live_events::{self, LiveEvent, MembershipEvent, Numbered, Replay};
+use crate::domain::principal::Ended;
 
 /// How many events a slow subscriber may fall behind before it is told it
 /// lagged and is dropped; memory stays bounded whatever subscribers do.
@@ -39,13 +40,13 @@ pub struct Delivered {
     pub event: Arc<MembershipEvent>,
 }
 
-/// Membership events and session ends travel apart: every live connection
-/// watches for the end of its session, and should not wake for every
-/// membership event to do so.
+/// Membership events and ended credentials travel apart: every live
+/// connection watches for the end of its credential, and should not wake
+/// for every membership event to do so.
 #[derive(Clone)]
 pub struct EventBus {
     memberships: broadcast::Sender<Arc<Delivered>>,
-    ended_sessions: broadcast::Sender<i64>,
+    ended: broadcast::Sender<Ended>,
     announcements: mpsc::UnboundedSender<Announcement>,
 }
 
@@ -67,7 +68,7 @@ impl EventBus {
         let (announcements, received) = mpsc::unbounded_channel();
         let bus = EventBus {
             memberships: broadcast::channel(CAPACITY).0,
-            ended_sessions: broadcast::channel(CAPACITY).0,
+            ended: broadcast::channel(CAPACITY).0,
             announcements,
         };
         let relay = Relay {
@@ -102,9 +103,9 @@ impl EventBus {
         self.memberships.subscribe()
     }
 
-    /// The ids of sessions that end (log-out).
-    pub fn ended_sessions(&self) -> broadcast::Receiver<i64> {
-        self.ended_sessions.subscribe()
+    /// The credentials that stop working (a log-out, a revoked key).
+    pub fn ended_credentials(&self) -> broadcast::Receiver<Ended> {
+        self.ended.subscribe()
     }
 
     fn publish(&self, numbered: Numbered) {
@@ -118,7 +119,10 @@ impl EventBus {
                 let _ = self.memberships.send(delivered);
             }
             LiveEvent::SessionEnded { session_id } => {
-                let _ = self.ended_sessions.send(session_id);
+                let _ = self.ended.send(Ended::Session(session_id));
+            }
+            LiveEvent::ServiceKeyRevoked { key_id } => {
+                let _ = self.ended.send(Ended::ServiceKey(key_id));
             }
         }
     }

@@ -22,6 +22,8 @@ pub struct Services {
     pub events: EventBus,
     pub outbox: OutboxHandle,
     pub accounts: AccountSettings,
+    /// The identity provider's issuer, whose subjects checks may name.
+    pub provider_issuer: Option<String>,
     pub invitations: InvitationSettings,
     pub attempts: AttemptLimiter,
 }

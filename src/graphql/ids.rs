@@ -32,7 +32,14 @@ macro_rules! kinds {
     };
 }
 
-kinds!(User, Organization, Member, AuditEvent, Invitation);
+kinds!(
+    User,
+    Organization,
+    Member,
+    AuditEvent,
+    Invitation,
+    ServiceKey
+);
 
 pub fn encode(kind: Kind, id: i64) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))

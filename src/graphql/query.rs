@@ -4,10 +4,12 @@ use futures_util::FutureExt;
 use super::context::{context, require_principal, secret_attempt};
 use super::ids::{self, Kind};
 use super::types::{
-    AuditEvent, Invitation, InvitationPreview, Member, Node, Organization, User, Viewer,
+    AuditEvent, Invitation, InvitationPreview, Member, Node, Organization, PermissionCheckInput,
+    PermissionCheckResult, ServiceKey, User, Viewer,
 };
 use crate::domain::access::{self, Readable};
-use crate::domain::{DomainError, invitations, organizations};
+use crate::domain::permission_checks::{self, Check};
+use crate::domain::{DomainError, invitations, organizations, service_keys};
 
 pub struct Query;
 
@@ -48,6 +50,18 @@ impl Query {
                 readable(ctx, invitation.organization_id, Readable::Invitations)
                     .await?
                     .then_some(Node::Invitation(Invitation(invitation)))
+            }
+            (Kind::ServiceKey, id) => {
+                let found = state
+                    .db()
+                    .read(move |c| async move { service_keys::by_ids(c, &[id]).await }.boxed())
+                    .await?;
+                let Some(key) = found.into_iter().next() else {
+                    return Ok(None);
+                };
+                readable(ctx, key.organization_id, Readable::ServiceKeys)
+                    .await?
+                    .then_some(Node::ServiceKey(ServiceKey(key)))
             }
             (Kind::User, id) => {
                 let sees = state
@@ -109,6 +123,26 @@ impl Query {
             _ => return Err(DomainError::bad_input("give exactly one of id and slug").into()),
         };
         Organization::visible(ctx, organization_id).await
+    }
+
+    /// Up to 100 checks in one call, answered in the order asked, from the database as
+    /// of this request: a role change committed before the request is always seen.
+    /// A service key may check users of its own organization; a signed-in user may
+    /// check only themselves. A check outside the caller's reach fails the call (FORBIDDEN).
+    async fn check_permissions(
+        &self,
+        ctx: &Context<'_>,
+        checks: Vec<PermissionCheckInput>,
+    ) -> Result<Vec<PermissionCheckResult>> {
+        let principal = require_principal(ctx)?;
+        let checks = checks
+            .into_iter()
+            .map(Check::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let state = context(ctx);
+        let issuer = state.services.provider_issuer.as_deref();
+        let results = permission_checks::check(state.db(), &principal, issuer, checks).await?;
+        Ok(results.into_iter().map(Into::into).collect())
     }
 }
 

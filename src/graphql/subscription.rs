@@ -60,16 +60,17 @@ impl Feed {
                     Some(last) if page.len() as i64 == REPLAY_BATCH => Some((replay, last.seq)),
                     _ => None,
                 };
-                self.replayed = page
-                    .into_iter()
-                    .filter_map(|numbered| match numbered.event {
-                        LiveEvent::Membership(event) => Some(Arc::new(Delivered {
-                            seq: numbered.seq,
-                            event,
-                        })),
-                        LiveEvent::SessionEnded { .. } => None,
-                    })
-                    .collect();
+                self.replayed =
+                    page.into_iter()
+                        .filter_map(|numbered| match numbered.event {
+                            LiveEvent::Membership(event) => Some(Arc::new(Delivered {
+                                seq: numbered.seq,
+                                event,
+                            })),
+                            LiveEvent::SessionEnded { .. }
+                            | LiveEvent::ServiceKeyRevoked { .. } => None,
+                        })
+                        .collect();
                 continue;
             }
             match self.live.recv().await {

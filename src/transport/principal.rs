@@ -7,7 +7,7 @@ use super::state::AppState;
 use crate::domain::DomainError;
 use crate::domain::identities::{self, ProviderUser};
 use crate::domain::principal::{Credential, Principal};
-use crate::domain::sessions;
+use crate::domain::{service_keys, sessions};
 use crate::oidc;
 
 /// The token of an `Authorization: Bearer <token>` value (the scheme in any
@@ -26,11 +26,15 @@ pub fn header_token(headers: &HeaderMap) -> Option<&str> {
         .and_then(bearer_token)
 }
 
-/// The principal a bearer token stands for: a session of orgql's own, or a
-/// JWT of the identity provider (when one is configured). None when it
-/// stands for no live credential (the contract's `viewer: null`).
+/// The principal a bearer token stands for: a service key's secret, a
+/// session of orgql's own, or a JWT of the identity provider (when one is
+/// configured). None when it stands for no live credential (the contract's
+/// `viewer: null`).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>, DomainError> {
     let db = &state.services.db;
+    if service_keys::is_secret(token) {
+        return service_keys::authenticate(db, token).await;
+    }
     if !oidc::looks_like_jwt(token) {
         return sessions::authenticate(db, token).await;
     }

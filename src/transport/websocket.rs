@@ -122,16 +122,10 @@ struct Connection {
 struct Close(u16, &'static str);
 
 impl Connection {
-    /// Whether the connection signed in with the session `session_id`.
-    fn signed_in_with(&self, session_id: i64) -> bool {
-        self.principal
-            .is_some_and(|p| p.session().is_ok_and(|session| session.id == session_id))
-    }
-
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
-        let mut ended_sessions = self.state.services.events.ended_sessions();
+        let mut ended_credentials = self.state.services.events.ended_credentials();
         let init_deadline = tokio::time::sleep(self.state.websockets.init_timeout);
         let mut shutdown = self.state.websockets.shutdown.clone();
         tokio::pin!(init_deadline);
@@ -173,9 +167,9 @@ impl Connection {
                     Protocol::TransportWs => json!({ "type": "ping" }).to_string(),
                     Protocol::Legacy => json!({ "type": "ka" }).to_string(),
                 }]),
-                ended = ended_sessions.recv() => match ended {
-                    Ok(session_id) if self.signed_in_with(session_id) => {
-                        Err(Close(4403, "Forbidden: the session has ended"))
+                ended = ended_credentials.recv() => match ended {
+                    Ok(ended) if self.principal.is_some_and(|p| p.ended_by(ended)) => {
+                        Err(Close(4403, "Forbidden: the credential has ended"))
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => Ok(Vec::new()),
                     Err(RecvError::Closed) => break None,
@@ -184,12 +178,14 @@ impl Connection {
             match result {
                 Ok(replies) => {
                     if let (Some(principal), false) = (self.principal, expiry_armed) {
-                        let left = (principal.expires_at() - crate::domain::now())
-                            .to_std()
-                            .unwrap_or_default();
-                        session_end
-                            .as_mut()
-                            .reset(tokio::time::Instant::now() + left);
+                        if let Some(expires_at) = principal.expires_at() {
+                            let left = (expires_at - crate::domain::now())
+                                .to_std()
+                                .unwrap_or_default();
+                            session_end
+                                .as_mut()
+                                .reset(tokio::time::Instant::now() + left);
+                        }
                         expiry_armed = true;
                     }
                     for reply in replies {

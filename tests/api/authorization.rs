@@ -16,6 +16,10 @@ fn role_has(role: &str, permission: &str) -> bool {
         "TRANSFER_OWNERSHIP" => &["owner"],
         other => panic!("unknown permission {other}"),
     };
+    // A service key reads its organization, members and billing included.
+    if role == "service" {
+        return matches!(permission, "VIEW_MEMBERS" | "VIEW_BILLING");
+    }
     holders.contains(&role)
 }
 
@@ -46,6 +50,9 @@ struct Fixture {
     /// A pending invitation, and the token its email carried.
     invitation: String,
     token: String,
+    /// A service key of the organization, and its secret.
+    service_key: String,
+    service_secret: String,
 }
 
 const CASES: &[Case] = &[
@@ -146,6 +153,18 @@ const CASES: &[Case] = &[
         variables: |f| json!({ "id": f.invitation }),
     },
     Case {
+        name: "createServiceKey",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "mutation($org: ID!) { createServiceKey(input: {organizationId: $org, name: \"jobs\"}) { secret } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "revokeServiceKey",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "mutation($k: ID!) { revokeServiceKey(input: {serviceKeyId: $k}) { serviceKey { revokedAt } } }",
+        variables: |f| json!({ "k": f.service_key }),
+    },
+    Case {
         name: "acceptInvitation",
         rule: Rule::Invitee,
         query: "mutation($token: String!) { acceptInvitation(input: {token: $token}) { member { id } } }",
@@ -180,6 +199,12 @@ const CASES: &[Case] = &[
         name: "Organization.auditLog",
         rule: Rule::Needs("MANAGE_MEMBERS"),
         query: "query($org: ID!) { organization(id: $org) { auditLog { totalCount } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "Organization.serviceKeys",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "query($org: ID!) { organization(id: $org) { serviceKeys { totalCount } } }",
         variables: |f| json!({ "org": f.org }),
     },
 ];
@@ -223,19 +248,30 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
         .unwrap()
         .to_owned();
     let token = app.mailbox.last_to(&invitee).await.token();
+    let key = owner
+        .ok(
+            "mutation($org: ID!) { createServiceKey(input: {organizationId: $org, name: \"reader\"}) { serviceKey { id } secret } }",
+            json!({ "org": org }),
+        )
+        .await["createServiceKey"]
+        .clone();
     Fixture {
         org,
         target,
         invitation,
         token,
+        service_key: key["serviceKey"]["id"].as_str().unwrap().to_owned(),
+        service_secret: key["secret"].as_str().unwrap().to_owned(),
     }
 }
 
 /// What `actor` must get from `case`: None when allowed, else the error
 /// code and, for FORBIDDEN, the permission named.
-fn expected(rule: Rule, actor: &str) -> Option<(&'static str, Option<&'static str>)> {
+fn expected(case: &str, rule: Rule, actor: &str) -> Option<(&'static str, Option<&'static str>)> {
     match (rule, actor) {
         (_, "anonymous") => Some(("UNAUTHENTICATED", None)),
+        // A service key changes nothing.
+        (_, "service") if !case.starts_with("Organization.") => Some(("FORBIDDEN", None)),
         (Rule::SignedIn, _) => None,
         (Rule::Invitee, _) => Some(("FORBIDDEN", None)),
         (_, "outsider") => Some(("NOT_FOUND", None)),
@@ -265,6 +301,7 @@ async fn every_operation_by_every_actor() {
             "manager",
             "member",
             "outsider",
+            "service",
             "anonymous",
         ] {
             let fixture = fixture(&app, &actors).await;
@@ -275,9 +312,10 @@ async fn every_operation_by_every_actor() {
                 "manager" => actors.manager.clone(),
                 "member" => actors.member.clone(),
                 "outsider" => actors.outsider.clone(),
+                "service" => app.anonymous().with_token(&fixture.service_secret),
                 _ => app.anonymous(),
             };
-            let client = if case.name == "logOut" && actor != "anonymous" {
+            let client = if case.name == "logOut" && !matches!(actor, "anonymous" | "service") {
                 client.new_session(&app).await
             } else {
                 client
@@ -296,7 +334,7 @@ async fn every_operation_by_every_actor() {
                         .map(str::to_owned),
                 )),
             };
-            let want = expected(case.rule, actor)
+            let want = expected(case.name, case.rule, actor)
                 .map(|(code, permission)| (code.to_owned(), permission.map(str::to_owned)));
             // An outsider asking for an organization's field sees no organization at all.
             let hidden = actor == "outsider"

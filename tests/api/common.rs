@@ -296,6 +296,14 @@ impl Client {
         }
     }
 
+    /// The same client, talking to another instance's GraphQL URL.
+    pub fn at(&self, url: &str) -> Client {
+        Client {
+            url: url.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// The whole response body: data and errors.
     pub async fn query(&self, query: &str, variables: Value) -> Value {
         let mut request = self

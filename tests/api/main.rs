@@ -20,6 +20,7 @@ mod operations;
 mod pg_cluster;
 mod resume;
 mod schema;
+mod services;
 mod smtp;
 mod transactions;
 mod transport;

@@ -7,10 +7,12 @@ mod invitation;
 mod member_billing;
 mod members;
 mod organization;
+mod service_keys;
 
 use async_graphql::MergedObject;
 
-/// Every mutation: accounts, organizations and their members, invitations.
+/// Every mutation: accounts, organizations and their members, invitations,
+/// service keys.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     account::AccountMutation,
@@ -18,4 +20,5 @@ pub struct Mutation(
     members::MemberMutation,
     member_billing::MemberBillingMutation,
     invitation::InvitationMutation,
+    service_keys::ServiceKeyMutation,
 );

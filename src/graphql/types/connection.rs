@@ -4,7 +4,7 @@
 use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject};
 use futures_util::FutureExt;
 
-use super::{AuditEvent, Invitation, Member};
+use super::{AuditEvent, Invitation, Member, ServiceKey};
 use crate::db::Work;
 use crate::domain::DomainError;
 use crate::domain::pagination::Page;
@@ -22,6 +22,7 @@ pub struct PageInfo {
 #[graphql(concrete(name = "MemberEdge", params(Member)))]
 #[graphql(concrete(name = "AuditEventEdge", params(AuditEvent)))]
 #[graphql(concrete(name = "InvitationEdge", params(Invitation)))]
+#[graphql(concrete(name = "ServiceKeyEdge", params(ServiceKey)))]
 pub struct Edge<N: OutputType> {
     pub cursor: String,
     pub node: N,
@@ -33,6 +34,7 @@ pub struct Edge<N: OutputType> {
 #[graphql(concrete(name = "MemberConnection", params(Member)))]
 #[graphql(concrete(name = "AuditEventConnection", params(AuditEvent)))]
 #[graphql(concrete(name = "InvitationConnection", params(Invitation)))]
+#[graphql(concrete(name = "ServiceKeyConnection", params(ServiceKey)))]
 pub struct Connection<N: OutputType + Clone>
 where
     Edge<N>: OutputType,

@@ -11,6 +11,8 @@ mod member;
 mod membership_event;
 mod node;
 mod organization;
+mod permission_check;
+mod service_key;
 mod user;
 mod viewer;
 
@@ -27,12 +29,15 @@ pub use member::Member;
 pub use membership_event::MembershipEvent;
 pub use node::Node;
 pub use organization::Organization;
+pub use permission_check::{PermissionCheckInput, PermissionCheckResult};
+pub use service_key::ServiceKey;
 pub use user::User;
 pub use viewer::Viewer;
 
 pub type MemberConnection = Connection<Member>;
 pub type AuditEventConnection = Connection<AuditEvent>;
 pub type InvitationConnection = Connection<Invitation>;
+pub type ServiceKeyConnection = Connection<ServiceKey>;
 
 /// A stored timestamp as the API's DateTime (stored times are UTC).
 pub fn timestamp(at: NaiveDateTime) -> DateTime<Utc> {

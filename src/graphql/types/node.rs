@@ -1,6 +1,6 @@
 use async_graphql::{ID, Interface};
 
-use super::{AuditEvent, Invitation, Member, Organization, User};
+use super::{AuditEvent, Invitation, Member, Organization, ServiceKey, User};
 
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
@@ -10,4 +10,5 @@ pub enum Node {
     Member(Member),
     AuditEvent(AuditEvent),
     Invitation(Invitation),
+    ServiceKey(ServiceKey),
 }

@@ -6,12 +6,12 @@ use super::connection::{Connection, connection, read_page};
 use super::{
     AuditEvent, AuditEventConnection, CreditPool, Invitation, InvitationConnection,
     InvitationStatus, Member, MemberConnection, MemberOrder, Permission, Role, SeatInventory,
-    enums, timestamp,
+    ServiceKey, ServiceKeyConnection, enums, timestamp,
 };
 use crate::domain::access::{Readable, Standing};
 use crate::domain::members::{self, MemberFilter};
 use crate::domain::pagination::PageArgs;
-use crate::domain::{self, DomainError, audit, credits, invitations, seats};
+use crate::domain::{self, DomainError, audit, credits, invitations, seats, service_keys};
 use crate::graphql::context::context;
 use crate::graphql::ids::{self, Kind};
 
@@ -26,8 +26,14 @@ pub struct Organization {
 impl Organization {
     /// The viewer's standing in the organization `id`.
     pub async fn standing(ctx: &Context<'_>, id: i64) -> Result<Standing> {
-        let mine = context(ctx).loaders.viewer_memberships.load_one(id).await?;
-        Ok(Standing::of(mine))
+        let state = context(ctx);
+        // The loader holds the user's memberships (or, right after signUp
+        // joined an organization, the new account's).
+        let mine = state.loaders.viewer_memberships.load_one(id).await?;
+        Ok(match &state.principal {
+            Some(principal) => Standing::of_principal(principal, id, mine),
+            None => Standing::of(mine),
+        })
     }
 
     /// The organization if it exists for the viewer, else None: outsiders
@@ -203,6 +209,29 @@ impl Organization {
             },
             move |c| invitations::count(c, organization_id, status).boxed(),
             Invitation,
+        )
+        .await
+    }
+
+    /// Requires MANAGE_ORGANIZATION.
+    async fn service_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ServiceKeyConnection> {
+        self.standing.may_read(Readable::ServiceKeys)?;
+        let args = PageArgs {
+            first,
+            after,
+            ..PageArgs::default()
+        };
+        let organization_id = self.organization.id;
+        connection(
+            ctx,
+            move |c| async move { service_keys::list(c, organization_id, &args).await }.boxed(),
+            move |c| service_keys::count(c, organization_id).boxed(),
+            ServiceKey,
         )
         .await
     }
