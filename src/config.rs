@@ -121,6 +121,14 @@ pub struct Config {
     #[arg(long, env = "PASSWORD_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub password_accounts: bool,
 
+    /// Let webhook endpoints be plain http and on loopback, private or link-local addresses (development and tests only).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private_networks: bool,
+
+    /// How long delivered and failed webhook deliveries are kept (e.g. 7d).
+    #[arg(long, env = "WEBHOOK_RETENTION", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub webhook_retention: Duration,
+
     /// Serve introspection (`__schema`, `__type`) and "did you mean" hints; turn off in production.
     #[arg(long, env = "INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -16,12 +16,14 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod graphql;
+pub mod ids;
 pub mod mail;
 pub mod metrics;
 pub mod oidc;
 pub mod rate_limit;
 pub mod seed;
 pub mod transport;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -37,6 +39,7 @@ use crate::config::Config;
 use crate::db::{Db, SetupError};
 use crate::domain::accounts::AccountSettings;
 use crate::domain::invitations::InvitationSettings;
+use crate::domain::webhooks::WebhookSettings;
 use crate::events::EventBus;
 use crate::graphql::QueryLimits;
 
@@ -77,6 +80,8 @@ pub struct Server {
     max_websockets: u32,
     task: JoinHandle<std::io::Result<()>>,
     outbox_task: Option<JoinHandle<()>>,
+    webhooks: webhooks::WebhookHandle,
+    webhook_task: Option<JoinHandle<()>>,
     /// The event relay, its PostgreSQL listener and the event pruner.
     event_tasks: Vec<JoinHandle<()>>,
 }
@@ -133,6 +138,16 @@ impl Server {
             metrics: metrics.clone(),
         };
         let (outbox, outbox_task) = worker.spawn();
+        let webhook_settings = WebhookSettings {
+            allow_private_networks: config.webhook_allow_private_networks,
+        };
+        let (webhooks, webhook_task) = webhooks::WebhookWorker {
+            db: db.clone(),
+            settings: webhook_settings,
+            retention: config.webhook_retention,
+            metrics: metrics.clone(),
+        }
+        .spawn();
         let max_websockets = u32::try_from(config.max_ws_connections)
             .unwrap_or(u32::MAX)
             .min(Semaphore::MAX_PERMITS as u32);
@@ -149,6 +164,7 @@ impl Server {
                 },
                 provider_issuer: provider_settings.as_ref().map(|p| p.issuer.clone()),
                 invitations: invitation_settings(config),
+                webhooks: webhook_settings,
                 attempts: rate_limit::AttemptLimiter::per_minute(attempts),
             }),
             provider: provider_settings.map(|settings| Arc::new(oidc::Provider::start(settings))),
@@ -182,6 +198,8 @@ impl Server {
             db,
             outbox,
             outbox_task: Some(outbox_task),
+            webhooks,
+            webhook_task: Some(webhook_task),
             event_tasks,
             shutdown,
             shutdown_timeout: config.shutdown_timeout,
@@ -216,9 +234,13 @@ impl Server {
         if tokio::time::timeout_at(deadline, closed).await.is_err() {
             tracing::warn!("WebSocket connections still open after the shutdown timeout");
         }
-        // The worker finishes the message it is sending, never half of one.
+        // The workers finish what they are sending, never half of it.
         self.outbox.stop();
-        if let Some(worker) = self.outbox_task.take() {
+        self.webhooks.stop();
+        for worker in [self.outbox_task.take(), self.webhook_task.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = worker.await;
         }
         for task in self.event_tasks.drain(..) {

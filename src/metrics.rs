@@ -46,6 +46,8 @@ pub struct Metrics {
     subscriptions: Gauge,
     deliveries: Family<OutcomeLabels, Counter>,
     outbox_pending: Gauge,
+    webhook_deliveries: Family<OutcomeLabels, Counter>,
+    webhooks_pending: Gauge,
     pool_connections: Gauge,
     pool_idle: Gauge,
     pool_waiting: Gauge,
@@ -66,6 +68,8 @@ impl Default for Metrics {
             subscriptions: Gauge::default(),
             deliveries: Family::default(),
             outbox_pending: Gauge::default(),
+            webhook_deliveries: Family::default(),
+            webhooks_pending: Gauge::default(),
             pool_connections: Gauge::default(),
             pool_idle: Gauge::default(),
             pool_waiting: Gauge::default(),
@@ -106,6 +110,16 @@ impl Default for Metrics {
             "outbox_pending_messages",
             "Messages waiting in the outbox",
             metrics.outbox_pending.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, retry, failed)",
+            metrics.webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_pending_deliveries",
+            "Webhook deliveries waiting to be delivered",
+            metrics.webhooks_pending.clone(),
         );
         registry.register(
             "db_pool_connections",
@@ -184,12 +198,22 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, with the outbox (when it could be counted) and
-    /// the pool as they are now.
-    pub fn render(&self, outbox_pending: Option<i64>, pool: PoolStatus) -> String {
-        if let Some(pending) = outbox_pending {
+    pub fn webhook_delivery(&self, outcome: &'static str) {
+        self.webhook_deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// The text exposition, with the queues (those that could be counted)
+    /// and the pool as they are now.
+    pub fn render(&self, readings: Readings) -> String {
+        if let Some(pending) = readings.outbox_pending {
             self.outbox_pending.set(pending);
         }
+        if let Some(pending) = readings.webhooks_pending {
+            self.webhooks_pending.set(pending);
+        }
+        let pool = readings.pool;
         self.pool_connections.set(pool.size as i64);
         self.pool_idle.set(pool.available as i64);
         self.pool_waiting.set(pool.waiting as i64);
@@ -198,6 +222,13 @@ impl Metrics {
             .expect("writing to a String cannot fail");
         text
     }
+}
+
+/// What is read from the database when the metrics are scraped.
+pub struct Readings {
+    pub outbox_pending: Option<i64>,
+    pub webhooks_pending: Option<i64>,
+    pub pool: PoolStatus,
 }
 
 /// Adds one to a gauge, and takes it off again when dropped.

@@ -21,6 +21,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, Tr
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use tokio::sync::Notify;
 
 pub use notify::{LocalNotifications, NOTIFY_CHANNEL, notify};
 pub use url::DatabaseUrl;
@@ -195,6 +196,7 @@ pub struct Db {
     pools: Pools,
     statements: Arc<AtomicU64>,
     local_notifications: Arc<OnceLock<LocalNotifications>>,
+    commits: Arc<Notify>,
 }
 
 impl Db {
@@ -246,6 +248,7 @@ impl Db {
             pools,
             statements,
             local_notifications: Arc::default(),
+            commits: Arc::default(),
         };
         db.migrate().await.map_err(|reason| SetupError::Migration {
             url: url.redacted(),
@@ -340,6 +343,7 @@ impl Db {
     {
         let mut pooled = self.pooled().await?;
         let local_notifications = self.local_notifications.clone();
+        let commits = self.commits.clone();
         let task = tokio::spawn(async move {
             let mut staged = Vec::new();
             let mut conn = match &mut pooled {
@@ -350,6 +354,7 @@ impl Db {
             match work(&mut conn).await {
                 Ok(value) => {
                     with_conn!(&mut conn, |c| commit(c).await).map_err(DbError::from)?;
+                    commits.notify_one();
                     if let Some(deliver) = local_notifications.get().filter(|_| !staged.is_empty())
                     {
                         deliver(staged);
@@ -375,6 +380,12 @@ impl Db {
         })
         .await
         .is_ok()
+    }
+
+    /// Woken after each write transaction of this process commits: a
+    /// worker that drains an outbox waits on it rather than polling hard.
+    pub fn commits(&self) -> &Notify {
+        &self.commits
     }
 
     /// SQL statements run since start, by every connection of the pool.

@@ -155,7 +155,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        url -> Text,
+        secret -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        message_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_response_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(webhook_endpoints -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(service_keys -> organizations (organization_id));
 diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(memberships -> organizations (organization_id));
@@ -177,4 +208,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     live_event_sequence,
     live_events,
     service_keys,
+    webhook_endpoints,
+    webhook_deliveries,
 );

@@ -19,6 +19,7 @@ pub enum Readable {
     AuditLog,
     Invitations,
     ServiceKeys,
+    WebhookEndpoints,
 }
 
 impl Readable {
@@ -29,7 +30,9 @@ impl Readable {
             Readable::Members => Some(Permission::ViewMembers),
             Readable::Billing => Some(Permission::ViewBilling),
             Readable::AuditLog | Readable::Invitations => Some(Permission::ManageMembers),
-            Readable::ServiceKeys => Some(Permission::ManageOrganization),
+            Readable::ServiceKeys | Readable::WebhookEndpoints => {
+                Some(Permission::ManageOrganization)
+            }
         }
     }
 }

@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
-use super::DomainError;
 use super::members::Membership;
 use super::pagination::{Page, PageArgs, id_window};
+use super::{DomainError, Role, webhooks};
 use crate::db::schema::{audit_events, users};
 use crate::db::{Conn, with_conn};
 
@@ -36,34 +36,107 @@ pub struct AuditEvent {
     pub created_at: NaiveDateTime,
 }
 
-/// Who a change was about: a member, a user, or just an address.
+/// Every action the audit log records: the event types of webhooks too.
+pub const ACTIONS: &[&str] = &[
+    "organization.created",
+    "organization.updated",
+    "credits.added",
+    "credits.distributed",
+    "credits.reclaimed",
+    "seats.limits_set",
+    "seat.assigned",
+    "member.invited",
+    "member.reinvited",
+    "member.invitation_resent",
+    "member.invitation_revoked",
+    "member.bulk_invited",
+    "member.joined",
+    "member.role_changed",
+    "member.removed",
+    "member.left",
+    "ownership.transferred",
+    "service_key.created",
+    "service_key.revoked",
+    "webhook_endpoint.created",
+    "webhook_endpoint.updated",
+    "webhook_endpoint.deleted",
+];
+
+/// Who a change was about: a member, or just an address.
 pub enum Target<'a> {
     Nobody,
-    /// The member's user; the audit row names them by email.
-    Member(&'a Membership),
-    User {
-        id: i64,
-        email: &'a str,
+    /// A member as the change left them (a removed one: as they were).
+    Member {
+        member: &'a Membership,
+        /// Their user's address, when the caller has it at hand.
+        email: Option<&'a str>,
+        /// The role the change moved them from.
+        previous_role: Option<Role>,
     },
     Email(&'a str),
 }
 
+impl<'a> Target<'a> {
+    pub fn member(member: &'a Membership) -> Target<'a> {
+        Target::Member {
+            member,
+            email: None,
+            previous_role: None,
+        }
+    }
+
+    pub fn with_previous_role(self, role: Role) -> Target<'a> {
+        match self {
+            Target::Member { member, email, .. } => Target::Member {
+                member,
+                email,
+                previous_role: Some(role),
+            },
+            other => other,
+        }
+    }
+
+    pub fn with_email(self, address: &'a str) -> Target<'a> {
+        match self {
+            Target::Member {
+                member,
+                previous_role,
+                ..
+            } => Target::Member {
+                member,
+                email: Some(address),
+                previous_role,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Records `action` by `actor_id` in the organization, in the caller's
-/// transaction. `details` is stored as JSON text.
+/// transaction (`details` is stored as JSON text), and queues it for every
+/// webhook endpoint of the organization that wants it, in the same
+/// transaction: a change and its deliveries commit together, or neither.
 pub async fn record(
     tx: &mut Conn<'_>,
     organization_id: i64,
     actor_id: i64,
-    action: &str,
+    action: &'static str,
     target: Target<'_>,
     details: Value,
 ) -> Result<(), DomainError> {
-    let (target_user_id, target_email) = match target {
+    debug_assert!(ACTIONS.contains(&action), "{action} is not in ACTIONS");
+    let (target_user_id, target_email) = match &target {
         Target::Nobody => (None, None),
-        Target::Member(member) => (Some(member.user_id), Some(member_email(tx, member).await?)),
-        Target::User { id, email } => (Some(id), Some(email.to_owned())),
-        Target::Email(email) => (None, Some(email.to_owned())),
+        Target::Member { member, email, .. } => {
+            let email = match email {
+                Some(email) => (*email).to_owned(),
+                None => member_email(tx, member).await?,
+            };
+            (Some(member.user_id), Some(email))
+        }
+        Target::Email(email) => (None, Some((*email).to_owned())),
     };
+    let created_at = super::now();
     let entry = NewAuditEvent {
         organization_id,
         actor_id: Some(actor_id),
@@ -71,11 +144,31 @@ pub async fn record(
         target_user_id,
         target_email: target_email.as_deref(),
         details: (!details.is_null()).then(|| details.to_string()),
-        created_at: super::now(),
+        created_at,
     };
     let insert = diesel::insert_into(audit_events::table).values(&entry);
     with_conn!(tx, |c| insert.execute(c).await)?;
-    Ok(())
+    let change = Change {
+        organization_id,
+        actor_id,
+        action,
+        target: &target,
+        target_email: target_email.as_deref(),
+        details: &details,
+        at: created_at,
+    };
+    webhooks::enqueue(tx, &change).await
+}
+
+/// A recorded change, as webhooks describe it.
+pub struct Change<'a> {
+    pub organization_id: i64,
+    pub actor_id: i64,
+    pub action: &'static str,
+    pub target: &'a Target<'a>,
+    pub target_email: Option<&'a str>,
+    pub details: &'a Value,
+    pub at: NaiveDateTime,
 }
 
 /// The email of a member's user, for the audit row that names them.

@@ -206,7 +206,7 @@ pub async fn transfer(
                 organization_id,
                 actor_id,
                 action,
-                Target::Member(&member),
+                Target::member(&member),
                 json!({ "amount": amount, "balance": member.credits }),
             )
             .await?;

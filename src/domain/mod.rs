@@ -27,6 +27,7 @@ pub mod sessions;
 mod text_enum;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use error::DomainError;
 pub use passwords::hash as hash_password;

@@ -63,7 +63,7 @@ async fn end_membership(
     tx: &mut Conn<'_>,
     member: Membership,
     actor_id: i64,
-    action: &str,
+    action: &'static str,
 ) -> Result<Removal, DomainError> {
     let organization_id = member.organization_id;
     let delete = diesel::delete(memberships::table.find(member.id));
@@ -96,7 +96,7 @@ async fn end_membership(
         organization_id,
         actor_id,
         action,
-        Target::Member(&member),
+        Target::member(&member).with_previous_role(member.role),
         details,
     )
     .await?;

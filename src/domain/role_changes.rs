@@ -44,7 +44,7 @@ pub async fn update_role(
                 member.organization_id,
                 actor_id,
                 "member.role_changed",
-                Target::Member(&changed),
+                Target::member(&changed).with_previous_role(member.role),
                 details,
             )
             .await?;
@@ -124,7 +124,7 @@ async fn transfer_in(
         "previousOwnerUserId": owner.user_id,
         "newOwnerPreviousRole": heir.role.as_str(),
     });
-    let target = Target::Member(&new_owner);
+    let target = Target::member(&new_owner).with_previous_role(heir.role);
     let action = "ownership.transferred";
     audit::record(tx, organization_id, actor_id, action, target, details).await?;
     let kind = MembershipEventKind::OwnershipTransferred;

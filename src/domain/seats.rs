@@ -127,7 +127,7 @@ pub async fn assign(
                 member.organization_id,
                 actor_id,
                 "seat.assigned",
-                Target::Member(&member),
+                Target::member(&member),
                 details,
             )
             .await?;

@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::domain::accounts::AccountSettings;
 use crate::domain::invitations::InvitationSettings;
 use crate::domain::principal::Principal;
+use crate::domain::webhooks::WebhookSettings;
 use crate::events::EventBus;
 use crate::mail::OutboxHandle;
 use crate::rate_limit::AttemptLimiter;
@@ -25,6 +26,7 @@ pub struct Services {
     /// The identity provider's issuer, whose subjects checks may name.
     pub provider_issuer: Option<String>,
     pub invitations: InvitationSettings,
+    pub webhooks: WebhookSettings,
     pub attempts: AttemptLimiter,
 }
 

@@ -5,11 +5,11 @@ use super::context::{context, require_principal, secret_attempt};
 use super::ids::{self, Kind};
 use super::types::{
     AuditEvent, Invitation, InvitationPreview, Member, Node, Organization, PermissionCheckInput,
-    PermissionCheckResult, ServiceKey, User, Viewer,
+    PermissionCheckResult, ServiceKey, User, Viewer, WebhookDelivery, WebhookEndpoint,
 };
 use crate::domain::access::{self, Readable};
 use crate::domain::permission_checks::{self, Check};
-use crate::domain::{DomainError, invitations, organizations, service_keys};
+use crate::domain::{DomainError, invitations, organizations, service_keys, webhooks};
 
 pub struct Query;
 
@@ -62,6 +62,44 @@ impl Query {
                 readable(ctx, key.organization_id, Readable::ServiceKeys)
                     .await?
                     .then_some(Node::ServiceKey(ServiceKey(key)))
+            }
+            (Kind::WebhookEndpoint, id) => {
+                let found = state
+                    .db()
+                    .read(move |c| {
+                        async move { webhooks::endpoints_by_ids(c, &[id]).await }.boxed()
+                    })
+                    .await?;
+                let Some(endpoint) = found.into_iter().next() else {
+                    return Ok(None);
+                };
+                readable(ctx, endpoint.organization_id, Readable::WebhookEndpoints)
+                    .await?
+                    .then_some(Node::WebhookEndpoint(WebhookEndpoint(endpoint)))
+            }
+            (Kind::WebhookDelivery, id) => {
+                let found = state
+                    .db()
+                    .read(move |c| {
+                        async move {
+                            let Some(delivery) = webhooks::deliveries_by_ids(c, &[id]).await?.pop()
+                            else {
+                                return Ok(None);
+                            };
+                            let endpoint_id = [delivery.endpoint_id];
+                            let endpoint = webhooks::endpoints_by_ids(c, &endpoint_id).await?;
+                            let organization = endpoint.first().map(|e| e.organization_id);
+                            Ok::<_, DomainError>(organization.map(|o| (o, delivery)))
+                        }
+                        .boxed()
+                    })
+                    .await?;
+                let Some((organization_id, delivery)) = found else {
+                    return Ok(None);
+                };
+                readable(ctx, organization_id, Readable::WebhookEndpoints)
+                    .await?
+                    .then_some(Node::WebhookDelivery(WebhookDelivery(delivery)))
             }
             (Kind::User, id) => {
                 let sees = state

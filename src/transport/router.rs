@@ -19,7 +19,8 @@ use tower_http::trace::TraceLayer;
 use super::refusal::Refusal;
 use super::state::AppState;
 use super::{http, websocket};
-use crate::domain::outbox;
+use crate::domain::{DomainError, outbox, webhooks};
+use crate::metrics::Readings;
 
 /// Builds the router; `cors` is None when no origin is allowed.
 pub fn router(state: AppState, request_timeout: Duration, cors: Option<CorsLayer>) -> Router {
@@ -127,14 +128,19 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let db = &state.services.db;
-    let outbox_pending = match outbox::undelivered(db).await {
-        Ok(pending) => Some(pending),
+    let counted = |what: &str, count: Result<i64, DomainError>| match count {
+        Ok(count) => Some(count),
         Err(error) => {
-            tracing::warn!(error = ?error, "metrics: cannot count the outbox");
+            tracing::warn!(error = ?error, "metrics: cannot count {what}");
             None
         }
     };
-    let text = state.metrics.render(outbox_pending, db.pool_status());
+    let readings = Readings {
+        outbox_pending: counted("the outbox", outbox::undelivered(db).await),
+        webhooks_pending: counted("webhook deliveries", webhooks::pending(db).await),
+        pool: db.pool_status(),
+    };
+    let text = state.metrics.render(readings);
     (
         [(
             header::CONTENT_TYPE,

@@ -53,6 +53,9 @@ struct Fixture {
     /// A service key of the organization, and its secret.
     service_key: String,
     service_secret: String,
+    /// A webhook endpoint of the organization, and one of its deliveries.
+    endpoint: String,
+    delivery: String,
 }
 
 const CASES: &[Case] = &[
@@ -165,6 +168,30 @@ const CASES: &[Case] = &[
         variables: |f| json!({ "k": f.service_key }),
     },
     Case {
+        name: "createWebhookEndpoint",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "mutation($org: ID!) { createWebhookEndpoint(input: {organizationId: $org, url: \"http://127.0.0.1:9/hooks\"}) { secret } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "updateWebhookEndpoint",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "mutation($e: ID!) { updateWebhookEndpoint(input: {endpointId: $e, enabled: false}) { endpoint { enabled } } }",
+        variables: |f| json!({ "e": f.endpoint }),
+    },
+    Case {
+        name: "deleteWebhookEndpoint",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "mutation($e: ID!) { deleteWebhookEndpoint(input: {endpointId: $e}) { deletedEndpointId } }",
+        variables: |f| json!({ "e": f.endpoint }),
+    },
+    Case {
+        name: "redeliverWebhook",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "mutation($d: ID!) { redeliverWebhook(input: {deliveryId: $d}) { delivery { status } } }",
+        variables: |f| json!({ "d": f.delivery }),
+    },
+    Case {
         name: "acceptInvitation",
         rule: Rule::Invitee,
         query: "mutation($token: String!) { acceptInvitation(input: {token: $token}) { member { id } } }",
@@ -199,6 +226,12 @@ const CASES: &[Case] = &[
         name: "Organization.auditLog",
         rule: Rule::Needs("MANAGE_MEMBERS"),
         query: "query($org: ID!) { organization(id: $org) { auditLog { totalCount } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "Organization.webhookEndpoints",
+        rule: Rule::Needs("MANAGE_ORGANIZATION"),
+        query: "query($org: ID!) { organization(id: $org) { webhookEndpoints { totalCount } } }",
         variables: |f| json!({ "org": f.org }),
     },
     Case {
@@ -255,11 +288,25 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
         )
         .await["createServiceKey"]
         .clone();
+    // An endpoint (that answers nothing: no one listens on port 9), and
+    // the delivery of its own creation.
+    let endpoint = owner
+        .ok(
+            "mutation($org: ID!) { createWebhookEndpoint(input: {organizationId: $org, url: \"http://127.0.0.1:9/hooks\"}) { endpoint { id deliveries { nodes { id } } } } }",
+            json!({ "org": org }),
+        )
+        .await["createWebhookEndpoint"]["endpoint"]
+        .clone();
     Fixture {
         org,
         target,
         invitation,
         token,
+        endpoint: endpoint["id"].as_str().unwrap().to_owned(),
+        delivery: endpoint["deliveries"]["nodes"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         service_key: key["serviceKey"]["id"].as_str().unwrap().to_owned(),
         service_secret: key["secret"].as_str().unwrap().to_owned(),
     }
@@ -284,7 +331,8 @@ fn expected(case: &str, rule: Rule, actor: &str) -> Option<(&'static str, Option
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_by_every_actor() {
-    let app = TestApp::spawn().await;
+    let app =
+        TestApp::spawn_configured(|config| config.webhook_allow_private_networks = true).await;
     let actors = Actors {
         owner: app.sign_up("owner@example.com").await,
         admin: app.sign_up("admin@example.com").await,

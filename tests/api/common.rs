@@ -17,12 +17,47 @@ pub struct TestApp {
     pub url: String,
     /// What the SMTP server received (while it runs).
     pub mailbox: Mailbox,
-    smtp_addr: SocketAddr,
     smtp_port: Option<SmtpPort>,
     smtp: Option<SmtpServer>,
     more_instances: std::sync::Mutex<Vec<Server>>,
     http: reqwest::Client,
-    database: TestDatabase,
+    /// What the server was started with (more instances are started alike).
+    config: Config,
+    database: ScratchDatabase,
+}
+
+/// A database of a test's own, dropped when the test ends: a SQLite file,
+/// or, when TEST_DATABASE_URL is set, a PostgreSQL database on that server.
+pub struct ScratchDatabase {
+    pub url: String,
+    kind: TestDatabase,
+}
+
+impl ScratchDatabase {
+    pub fn new() -> ScratchDatabase {
+        let name = unique_name();
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let (server, _) = base
+                    .rsplit_once('/')
+                    .expect("TEST_DATABASE_URL is postgres://host/db");
+                ScratchDatabase {
+                    url: format!("{server}/{name}"),
+                    kind: TestDatabase::Postgres {
+                        maintenance_url: format!("{server}/postgres"),
+                        name,
+                    },
+                }
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                ScratchDatabase {
+                    url: path.display().to_string(),
+                    kind: TestDatabase::Sqlite(path),
+                }
+            }
+        }
+    }
 }
 
 enum TestDatabase {
@@ -77,26 +112,8 @@ impl TestApp {
     async fn start(configure: impl FnOnce(&mut Config)) -> TestApp {
         let smtp_port = SmtpPort::reserve();
         let smtp_addr = smtp_port.addr();
-        let name = unique_name();
-        let (database_url, database) = match std::env::var("TEST_DATABASE_URL") {
-            Ok(base) if !base.is_empty() => {
-                let (server, _) = base
-                    .rsplit_once('/')
-                    .expect("TEST_DATABASE_URL is postgres://host/db");
-                (
-                    format!("{server}/{name}"),
-                    TestDatabase::Postgres {
-                        maintenance_url: format!("{server}/postgres"),
-                        name,
-                    },
-                )
-            }
-            _ => {
-                let path = std::env::temp_dir().join(format!("{name}.db"));
-                (path.display().to_string(), TestDatabase::Sqlite(path))
-            }
-        };
-        let mut config = test_config(&database_url, smtp_addr);
+        let database = ScratchDatabase::new();
+        let mut config = test_config(&database.url, smtp_addr);
         configure(&mut config);
         let server = Server::start(&config).await.expect("server starts");
         let url = format!("http://{}/graphql", server.addr);
@@ -104,11 +121,11 @@ impl TestApp {
             server,
             url,
             mailbox: Mailbox::default(),
-            smtp_addr,
             smtp_port: Some(smtp_port),
             smtp: None,
             more_instances: Default::default(),
             http: reqwest::Client::new(),
+            config,
             database,
         }
     }
@@ -184,16 +201,11 @@ impl TestApp {
     /// On PostgreSQL, a second server on the same database (as behind a
     /// load balancer), and its GraphQL URL; None on SQLite.
     pub async fn second_instance_url(&self) -> Option<String> {
-        let TestDatabase::Postgres {
-            maintenance_url,
-            name,
-        } = &self.database
-        else {
+        let TestDatabase::Postgres { .. } = &self.database.kind else {
             return None;
         };
-        let (server_url, _) = maintenance_url.rsplit_once('/').unwrap();
-        let url = format!("{server_url}/{name}");
-        let server = Server::start(&test_config(&url, self.smtp_addr))
+        // The same settings, on a port of its own.
+        let server = Server::start(&self.config)
             .await
             .expect("a second instance starts");
         let http_url = format!("http://{}/graphql", server.addr);
@@ -205,15 +217,29 @@ impl TestApp {
         self.server.db.statements_executed()
     }
 
+    /// The SQL statements `request` costs, and its result: the fewest of
+    /// three runs, since the server's workers (the outboxes, the event
+    /// relay) use the same pool meanwhile. `request` must be a read.
+    pub async fn statements_of<T>(&self, mut request: impl AsyncFnMut() -> T) -> (u64, T) {
+        let mut fewest = u64::MAX;
+        let mut result = None;
+        for _ in 0..3 {
+            let before = self.statements();
+            result = Some(request().await);
+            fewest = fewest.min(self.statements() - before);
+        }
+        (fewest, result.expect("ran"))
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         let base = self.url.trim_end_matches("/graphql");
         self.http.get(format!("{base}{path}")).send().await.unwrap()
     }
 }
 
-impl Drop for TestApp {
+impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        match &self.database {
+        match &self.kind {
             TestDatabase::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -287,6 +313,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// An anonymous client of the server whose GraphQL URL is `url`.
+    pub fn anonymous_at(url: &str) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+            token: None,
+            user_id: None,
+        }
+    }
+
     /// The same endpoint with another bearer token.
     pub fn with_token(&self, token: &str) -> Client {
         Client {

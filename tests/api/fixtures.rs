@@ -196,3 +196,80 @@ impl Drop for OidcProvider {
         let _ = std::fs::remove_file(&self.keys_file);
     }
 }
+
+/// The Standard Webhooks receiver, which verifies every delivery with the
+/// reference verifier (the `standardwebhooks` npm package).
+pub struct WebhookReceiver {
+    _fixture: NodeFixture,
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> WebhookReceiver {
+        let fixture = NodeFixture::start("webhook-receiver", &[]);
+        let url = fixture.ready["url"].as_str().unwrap().to_owned();
+        WebhookReceiver {
+            _fixture: fixture,
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Where the endpoint `name` receives.
+    pub fn endpoint_url(&self, name: &str) -> String {
+        format!("{}/hooks/{name}", self.url)
+    }
+
+    /// Configures the endpoint `name`: its secret, and how it answers
+    /// (`failFirst`, `failStatus`, `hang`, `hangFirst`, `status`, `delayMs`).
+    pub async fn configure(&self, name: &str, secret: &str, behaviour: Value) {
+        let mut body = json!({ "name": name, "secret": secret });
+        body.as_object_mut()
+            .unwrap()
+            .extend(behaviour.as_object().cloned().unwrap_or_default());
+        let response = self
+            .http
+            .post(format!("{}/control/endpoints", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    /// What the endpoint `name` received, in arrival order.
+    pub async fn deliveries(&self, name: &str) -> Vec<Value> {
+        let body: Value = self
+            .http
+            .get(format!("{}/control/deliveries?name={name}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["deliveries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the endpoint `name` has received `count` deliveries.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        count: usize,
+        within: std::time::Duration,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let received = self.deliveries(name).await;
+            if received.len() >= count || tokio::time::Instant::now() > deadline {
+                return received;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -24,4 +24,5 @@ mod services;
 mod smtp;
 mod transactions;
 mod transport;
+mod webhooks;
 mod ws;

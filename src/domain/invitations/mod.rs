@@ -344,10 +344,7 @@ pub async fn accept_in(
     let update = diesel::update(invitations::table.find(invitation.id))
         .set(invitations::status.eq(InvitationState::Accepted));
     with_conn!(tx, |c| update.execute(c).await)?;
-    let target = Target::User {
-        id: user_id,
-        email: &email,
-    };
+    let target = Target::member(&member).with_email(&email);
     let details = json!({ "role": invitation.role.as_str(), "invitedBy": invitation.invited_by });
     audit::record(
         tx,

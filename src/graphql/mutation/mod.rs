@@ -8,11 +8,12 @@ mod member_billing;
 mod members;
 mod organization;
 mod service_keys;
+mod webhooks;
 
 use async_graphql::MergedObject;
 
 /// Every mutation: accounts, organizations and their members, invitations,
-/// service keys.
+/// service keys, webhooks.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     account::AccountMutation,
@@ -21,4 +22,5 @@ pub struct Mutation(
     member_billing::MemberBillingMutation,
     invitation::InvitationMutation,
     service_keys::ServiceKeyMutation,
+    webhooks::WebhookMutation,
 );

@@ -4,7 +4,7 @@
 use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject};
 use futures_util::FutureExt;
 
-use super::{AuditEvent, Invitation, Member, ServiceKey};
+use super::{AuditEvent, Invitation, Member, ServiceKey, WebhookDelivery, WebhookEndpoint};
 use crate::db::Work;
 use crate::domain::DomainError;
 use crate::domain::pagination::Page;
@@ -23,6 +23,8 @@ pub struct PageInfo {
 #[graphql(concrete(name = "AuditEventEdge", params(AuditEvent)))]
 #[graphql(concrete(name = "InvitationEdge", params(Invitation)))]
 #[graphql(concrete(name = "ServiceKeyEdge", params(ServiceKey)))]
+#[graphql(concrete(name = "WebhookEndpointEdge", params(WebhookEndpoint)))]
+#[graphql(concrete(name = "WebhookDeliveryEdge", params(WebhookDelivery)))]
 pub struct Edge<N: OutputType> {
     pub cursor: String,
     pub node: N,
@@ -35,6 +37,8 @@ pub struct Edge<N: OutputType> {
 #[graphql(concrete(name = "AuditEventConnection", params(AuditEvent)))]
 #[graphql(concrete(name = "InvitationConnection", params(Invitation)))]
 #[graphql(concrete(name = "ServiceKeyConnection", params(ServiceKey)))]
+#[graphql(concrete(name = "WebhookEndpointConnection", params(WebhookEndpoint)))]
+#[graphql(concrete(name = "WebhookDeliveryConnection", params(WebhookDelivery)))]
 pub struct Connection<N: OutputType + Clone>
 where
     Edge<N>: OutputType,

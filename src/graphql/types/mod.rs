@@ -15,6 +15,7 @@ mod permission_check;
 mod service_key;
 mod user;
 mod viewer;
+mod webhook;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -33,11 +34,14 @@ pub use permission_check::{PermissionCheckInput, PermissionCheckResult};
 pub use service_key::ServiceKey;
 pub use user::User;
 pub use viewer::Viewer;
+pub use webhook::{WebhookDelivery, WebhookEndpoint};
 
 pub type MemberConnection = Connection<Member>;
 pub type AuditEventConnection = Connection<AuditEvent>;
 pub type InvitationConnection = Connection<Invitation>;
 pub type ServiceKeyConnection = Connection<ServiceKey>;
+pub type WebhookEndpointConnection = Connection<WebhookEndpoint>;
+pub type WebhookDeliveryConnection = Connection<WebhookDelivery>;
 
 /// A stored timestamp as the API's DateTime (stored times are UTC).
 pub fn timestamp(at: NaiveDateTime) -> DateTime<Utc> {

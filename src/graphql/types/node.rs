@@ -1,6 +1,9 @@
 use async_graphql::{ID, Interface};
 
-use super::{AuditEvent, Invitation, Member, Organization, ServiceKey, User};
+use super::{
+    AuditEvent, Invitation, Member, Organization, ServiceKey, User, WebhookDelivery,
+    WebhookEndpoint,
+};
 
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
@@ -11,4 +14,6 @@ pub enum Node {
     AuditEvent(AuditEvent),
     Invitation(Invitation),
     ServiceKey(ServiceKey),
+    WebhookEndpoint(WebhookEndpoint),
+    WebhookDelivery(WebhookDelivery),
 }

@@ -6,12 +6,14 @@ use super::connection::{Connection, connection, read_page};
 use super::{
     AuditEvent, AuditEventConnection, CreditPool, Invitation, InvitationConnection,
     InvitationStatus, Member, MemberConnection, MemberOrder, Permission, Role, SeatInventory,
-    ServiceKey, ServiceKeyConnection, enums, timestamp,
+    ServiceKey, ServiceKeyConnection, WebhookEndpoint, WebhookEndpointConnection, enums, timestamp,
 };
 use crate::domain::access::{Readable, Standing};
 use crate::domain::members::{self, MemberFilter};
 use crate::domain::pagination::PageArgs;
-use crate::domain::{self, DomainError, audit, credits, invitations, seats, service_keys};
+use crate::domain::{
+    self, DomainError, audit, credits, invitations, seats, service_keys, webhooks,
+};
 use crate::graphql::context::context;
 use crate::graphql::ids::{self, Kind};
 
@@ -232,6 +234,31 @@ impl Organization {
             move |c| async move { service_keys::list(c, organization_id, &args).await }.boxed(),
             move |c| service_keys::count(c, organization_id).boxed(),
             ServiceKey,
+        )
+        .await
+    }
+
+    /// Requires MANAGE_ORGANIZATION.
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<WebhookEndpointConnection> {
+        self.standing.may_read(Readable::WebhookEndpoints)?;
+        let args = PageArgs {
+            first,
+            after,
+            ..PageArgs::default()
+        };
+        let organization_id = self.organization.id;
+        connection(
+            ctx,
+            move |c| {
+                async move { webhooks::list_endpoints(c, organization_id, &args).await }.boxed()
+            },
+            move |c| webhooks::count_endpoints(c, organization_id).boxed(),
+            WebhookEndpoint,
         )
         .await
     }
