@@ -82,7 +82,8 @@ pub(super) fn secret_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
         return Ok(());
     };
     state.services.attempts.attempt(address).map_err(|wait| {
-        let seconds = wait.as_secs().max(1);
+        // Rounded up: a client that waits this long is let in.
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
         async_graphql::Error::new(format!(
             "too many attempts from this address: try again in {seconds} s"
         ))

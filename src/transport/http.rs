@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use async_graphql::ParseRequestError;
-use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::http::MultipartOptions;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
+use super::assets;
 use super::client_address::client_ip;
 use super::principal;
 use super::refusal::{Refusal, error_code, graphql_error};
@@ -192,24 +193,13 @@ pub async fn graphql_get(
     request: Result<GraphQLRequest, Refusal>,
 ) -> Response {
     if accepts(&headers, "text/html") {
-        return Html(
-            GraphiQLSource::build()
-                .version(GRAPHIQL_VERSION)
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+        return assets::graphiql();
     }
     match request {
         Ok(request) => graphql(state, peer, headers, request).await,
         Err(refusal) => refusal.into_response(),
     }
 }
-
-/// The GraphiQL the page loads from unpkg, pinned so that a new release
-/// cannot change it under us (tests/conformance serves the same version).
-const GRAPHIQL_VERSION: &str = "4.1.2";
 
 pub async fn graphql(
     State(state): State<AppState>,

@@ -2,6 +2,7 @@
 //! serves them with the probes and metrics, and what both share (refusals
 //! and error codes, the client's address, the bearer principal).
 
+mod assets;
 mod client_address;
 mod http;
 mod principal;

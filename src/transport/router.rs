@@ -1,5 +1,6 @@
-//! The router: `POST/GET /graphql`, `GET /graphql/ws`, `GET /healthz`,
-//! `GET /readyz`, `GET /metrics`; and what wraps every request: a request
+//! The router: `POST/GET /graphql`, `GET /graphql/ws`, GraphiQL's and the
+//! console's pages, `GET /healthz`, `GET /readyz`, `GET /metrics`; and what
+//! wraps every request: a request
 //! id, a tracing span carrying it, a time limit, and CORS when configured.
 
 use std::time::Duration;
@@ -18,7 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use super::refusal::Refusal;
 use super::state::AppState;
-use super::{http, websocket};
+use super::{assets, http, websocket};
 use crate::domain::{DomainError, outbox, webhooks};
 use crate::metrics::Readings;
 
@@ -27,6 +28,12 @@ pub fn router(state: AppState, request_timeout: Duration, cors: Option<CorsLayer
     let routes = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql))
         .route("/graphql/ws", get(websocket::upgrade))
+        .route("/graphql/assets/{name}", get(assets::graphiql_asset))
+        .route("/", get(assets::home))
+        .route("/console", get(assets::console))
+        .route("/console/", get(assets::console))
+        .route("/console/{*path}", get(assets::console_asset))
+        .route("/invitations/accept", get(assets::console))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -2,16 +2,20 @@
 # External conformance tests of an orgql server binary:
 #   1. the graphql-http server audit (GraphQL over HTTP),
 #   2. GraphQL over WebSocket: the graphql-ws client and raw protocol messages,
-#   3. GraphiQL in headless Chromium (playwright-core), its CDN assets
-#      served from this project's node_modules.
+#   3. GraphiQL in headless Chromium (playwright-core), served from orgql's
+#      own embedded assets with every request to another origin blocked,
+#   4. the members console (/console) in headless Chromium: two people
+#      through every screen, the invitation link from the .eml included.
 #
 # Usage: tests/conformance/run.sh SERVER_BINARY
 #
 # Installs the pinned npm packages (npm ci) when node_modules is missing or
 # stale, and Chromium (apt-get, as root) when /usr/bin/chromium is missing.
 # Starts the binary on a free port with a fresh SQLite database and mail dir
-# (--ws-init-timeout 1s), runs every suite, stops the server with SIGTERM,
-# and exits non-zero if a suite failed, the server died, or it panicked.
+# (--ws-init-timeout 1s, and --app-url the server itself, so that invitation
+# links open its /invitations/accept page), runs every suite, stops the
+# server with SIGTERM, and exits non-zero if a suite failed, the server died,
+# or it panicked.
 # Environment: CHROMIUM (default /usr/bin/chromium), KEEP_TMP=1 keeps the
 # temp dir (database, mail, server log, screenshots).
 set -uo pipefail
@@ -90,6 +94,7 @@ RUST_LOG=${RUST_LOG:-warn} "$BINARY" serve \
     --bind "127.0.0.1:$PORT" \
     --database-url "$WORK/orgql.db" \
     --mail-dir "$WORK/mail" \
+    --app-url "http://127.0.0.1:$PORT" \
     --ws-init-timeout 1s \
     >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
@@ -132,6 +137,7 @@ run_suite() {
 run_suite "graphql-http audit" node audit.mjs
 run_suite "graphql over websocket" node --test --test-reporter=spec ws.test.mjs
 run_suite "graphiql in chromium" node --test --test-reporter=spec graphiql.test.mjs
+run_suite "console in chromium" node --test --test-reporter=spec console.test.mjs
 
 alive=1
 kill -0 "$SERVER_PID" 2>/dev/null || alive=0
@@ -142,7 +148,7 @@ stop_server
 step "summary"
 passed=0
 failed=0
-for name in "graphql-http audit" "graphql over websocket" "graphiql in chromium"; do
+for name in "graphql-http audit" "graphql over websocket" "graphiql in chromium" "console in chromium"; do
     printf '  %-24s %s\n' "$name" "${RESULT[$name]}"
     if [[ ${RESULT[$name]} == passed ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
