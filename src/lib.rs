@@ -130,12 +130,18 @@ impl Server {
             source,
         })?;
         let metrics = Arc::new(metrics::Metrics::default());
+        // Who holds the outboxes' claims: the same name after a restart (the
+        // host and port), so a restarted instance takes its claims back.
+        let host = hostname::get()
+            .map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned());
+        let instance = format!("{host}:{}", addr.port());
         let worker = mail::OutboxWorker {
             db: db.clone(),
             transport,
             from,
             retry_max: config.mail_retry_max,
             metrics: metrics.clone(),
+            instance: instance.clone(),
         };
         let (outbox, outbox_task) = worker.spawn();
         let webhook_settings = WebhookSettings {
@@ -146,6 +152,7 @@ impl Server {
             settings: webhook_settings,
             retention: config.webhook_retention,
             metrics: metrics.clone(),
+            instance,
         }
         .spawn();
         let max_websockets = u32::try_from(config.max_ws_connections)

@@ -1,6 +1,12 @@
 //! The email outbox: a message is written in the transaction that causes
 //! it, and a worker delivers it after commit, so an SMTP outage delays mail
 //! but never loses it, and a rolled-back change sends nothing.
+//!
+//! Delivery is at least once: exactly once is impossible over SMTP. A
+//! message is sent again only when its instance dies between the SMTP
+//! server's acceptance and the record of it; the repeat carries the same
+//! Message-ID. Claims are short and renewed while a batch is sent, and an
+//! instance that restarts takes its own back at once.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -43,6 +49,16 @@ pub struct QueuedMail {
     pub html_body: String,
     /// Delivery attempts, this one included.
     pub attempts: i32,
+    pub created_at: NaiveDateTime,
+}
+
+impl QueuedMail {
+    /// The Message-ID header, the same on every attempt of this message,
+    /// so that a repeat is recognisable as one.
+    pub fn message_id(&self, domain: &str) -> String {
+        let created = self.created_at.and_utc().timestamp_micros();
+        format!("<orgql.outbox.{}.{created}@{domain}>", self.id)
+    }
 }
 
 /// Queues messages in the caller's transaction, in one statement.
@@ -66,13 +82,16 @@ pub async fn enqueue(tx: &mut Conn<'_>, mails: Vec<OutgoingMail>) -> Result<(), 
     Ok(())
 }
 
-/// Claims up to `limit` due messages for `lease`: no other worker, in this
-/// process or another sharing the database, takes them until it runs out.
+/// Claims up to `limit` due messages for `lease`, for `instance`: no other
+/// worker, in this process or another sharing the database, takes them
+/// until the claim lapses.
 pub async fn claim_due(
     db: &Db,
+    instance: &str,
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<QueuedMail>, DomainError> {
+    let instance = instance.to_owned();
     db.write(move |tx| {
         async move {
             let at = now();
@@ -93,6 +112,7 @@ pub async fn claim_due(
                 .set((
                     email_outbox::next_attempt_at.eq(at + lease),
                     email_outbox::attempts.eq(email_outbox::attempts + 1),
+                    email_outbox::claimed_by.eq(Some(instance)),
                 ));
             let mut claimed: Vec<QueuedMail> = with_conn!(tx, |c| claim
                 .returning(QueuedMail::as_returning())
@@ -106,69 +126,100 @@ pub async fn claim_due(
     .await
 }
 
-/// The message went out: forget its bodies (they carry a live token).
-pub async fn mark_sent(db: &Db, id: i64) -> Result<(), DomainError> {
-    finish(db, id, move |tx| {
+/// Gives back the claims `instance` held when it stopped (it died with
+/// them): they are due at once, not when they lapse. Returns how many.
+pub async fn release_claims_of(db: &Db, instance: &str) -> Result<usize, DomainError> {
+    let instance = instance.to_owned();
+    db.write(move |tx| {
         async move {
-            let update = diesel::update(email_outbox::table.find(id)).set((
-                email_outbox::sent_at.eq(Some(now())),
-                email_outbox::text_body.eq(""),
-                email_outbox::html_body.eq(""),
-                email_outbox::last_error.eq(None::<String>),
-            ));
-            Ok(with_conn!(tx, |c| update.execute(c).await)?)
+            let release = diesel::update(email_outbox::table)
+                .filter(email_outbox::claimed_by.eq(instance))
+                .filter(email_outbox::sent_at.is_null())
+                .filter(email_outbox::failed_at.is_null())
+                .set((
+                    email_outbox::next_attempt_at.eq(now()),
+                    email_outbox::claimed_by.eq(None::<String>),
+                ));
+            Ok(with_conn!(tx, |c| release.execute(c).await)?)
         }
         .boxed()
     })
     .await
 }
 
-/// Delivery failed for now: try again at `retry_at`.
-pub async fn mark_retry(
+/// How a delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum MailOutcome {
+    /// Accepted by the server: its bodies are forgotten (they carry a live token).
+    Sent,
+    /// Refused for now: tried again at the time given.
+    Retry { at: NaiveDateTime, error: String },
+    /// Refused for good: not tried again.
+    Failed { error: String },
+}
+
+/// Records how the attempt at `id` ended, and renews the claim on the rest
+/// of the batch (`still_claimed`) for `lease`, in one write.
+pub async fn record(
     db: &Db,
     id: i64,
-    retry_at: NaiveDateTime,
-    error: String,
+    outcome: MailOutcome,
+    still_claimed: Vec<i64>,
+    lease: Duration,
 ) -> Result<(), DomainError> {
-    finish(db, id, move |tx| {
+    db.write(move |tx| {
         async move {
-            let update = diesel::update(email_outbox::table.find(id)).set((
-                email_outbox::next_attempt_at.eq(retry_at),
-                email_outbox::last_error.eq(Some(error)),
-            ));
-            Ok(with_conn!(tx, |c| update.execute(c).await)?)
+            let at = now();
+            if !still_claimed.is_empty() {
+                let renew = diesel::update(email_outbox::table)
+                    .filter(email_outbox::id.eq_any(still_claimed))
+                    .filter(email_outbox::sent_at.is_null())
+                    .set(email_outbox::next_attempt_at.eq(at + lease));
+                with_conn!(tx, |c| renew.execute(c).await)?;
+            }
+            let row = email_outbox::table.find(id);
+            let released = email_outbox::claimed_by.eq(None::<String>);
+            let updated = match outcome {
+                MailOutcome::Sent => {
+                    let update = diesel::update(row).set((
+                        email_outbox::sent_at.eq(Some(at)),
+                        email_outbox::text_body.eq(""),
+                        email_outbox::html_body.eq(""),
+                        email_outbox::last_error.eq(None::<String>),
+                        released,
+                    ));
+                    with_conn!(tx, |c| update.execute(c).await)?
+                }
+                MailOutcome::Retry {
+                    at: retry_at,
+                    error,
+                } => {
+                    let update = diesel::update(row).set((
+                        email_outbox::next_attempt_at.eq(retry_at),
+                        email_outbox::last_error.eq(Some(error)),
+                        released,
+                    ));
+                    with_conn!(tx, |c| update.execute(c).await)?
+                }
+                MailOutcome::Failed { error } => {
+                    let update = diesel::update(row).set((
+                        email_outbox::failed_at.eq(Some(at)),
+                        email_outbox::last_error.eq(Some(error)),
+                        released,
+                    ));
+                    with_conn!(tx, |c| update.execute(c).await)?
+                }
+            };
+            match updated {
+                1 => Ok(()),
+                _ => Err(DomainError::Internal(anyhow::anyhow!(
+                    "outbox message {id} vanished"
+                ))),
+            }
         }
         .boxed()
     })
     .await
-}
-
-/// The server refused the message for good: it is not retried.
-pub async fn mark_failed(db: &Db, id: i64, error: String) -> Result<(), DomainError> {
-    finish(db, id, move |tx| {
-        async move {
-            let update = diesel::update(email_outbox::table.find(id)).set((
-                email_outbox::failed_at.eq(Some(now())),
-                email_outbox::last_error.eq(Some(error)),
-            ));
-            Ok(with_conn!(tx, |c| update.execute(c).await)?)
-        }
-        .boxed()
-    })
-    .await
-}
-
-async fn finish(
-    db: &Db,
-    id: i64,
-    work: impl crate::db::Work<usize, DomainError>,
-) -> Result<(), DomainError> {
-    match db.write(work).await? {
-        1 => Ok(()),
-        _ => Err(DomainError::Internal(anyhow::anyhow!(
-            "outbox message {id} vanished"
-        ))),
-    }
 }
 
 /// Messages not yet delivered nor given up on.

@@ -16,12 +16,13 @@ use transport::SendError;
 pub use transport::{MailSetupError, Transport, parse_from};
 
 use crate::db::Db;
-use crate::domain::outbox::{self, QueuedMail};
+use crate::domain::outbox::{self, MailOutcome, QueuedMail};
 
 /// Messages claimed per round.
 const BATCH: i64 = 10;
-/// How long a claimed message is reserved for its worker.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// How long a claim lasts: longer than one SMTP exchange may take (its
+/// timeout is 30 s); renewed after each message of a batch.
+const LEASE: chrono::Duration = chrono::Duration::seconds(45);
 /// How often the outbox is looked at when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -33,6 +34,8 @@ pub struct OutboxWorker {
     pub from: Mailbox,
     pub retry_max: Duration,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Whose claims this worker's are: the same after a restart.
+    pub instance: String,
 }
 
 /// Wakes the worker (after a commit that queued mail) and stops it.
@@ -66,8 +69,14 @@ impl OutboxWorker {
     }
 
     async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
+        // Claims this instance held when it last stopped died with it.
+        match outbox::release_claims_of(&self.db, &self.instance).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "mail claimed before a restart is due again"),
+            Err(error) => tracing::warn!(error = ?error, "cannot release the outbox's old claims"),
+        }
         while !*stopped.borrow() {
-            let claimed = match outbox::claim_due(&self.db, BATCH, LEASE).await {
+            let claimed = match outbox::claim_due(&self.db, &self.instance, BATCH, LEASE).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(error = ?error, "cannot read the outbox");
@@ -75,8 +84,10 @@ impl OutboxWorker {
                 }
             };
             let idle = claimed.is_empty();
+            let mut rest: Vec<i64> = claimed.iter().map(|mail| mail.id).collect();
             for mail in claimed {
-                self.deliver(mail).await;
+                rest.retain(|id| *id != mail.id);
+                self.deliver(mail, &rest).await;
                 if *stopped.borrow() {
                     return;
                 }
@@ -91,7 +102,9 @@ impl OutboxWorker {
         }
     }
 
-    async fn deliver(&self, mail: QueuedMail) {
+    /// Sends one message and records the outcome, renewing the claim on
+    /// `rest` (the batch's messages still to send).
+    async fn deliver(&self, mail: QueuedMail, rest: &[i64]) {
         let outcome = match self.message(&mail) {
             Ok(message) => self.transport.send(message).await,
             Err(reason) => Err(SendError {
@@ -99,7 +112,7 @@ impl OutboxWorker {
                 reason,
             }),
         };
-        let marked = match outcome {
+        let outcome = match outcome {
             Ok(()) => {
                 if let Transport::Files(_) = self.transport {
                     // No mail server in development: show where the link went.
@@ -116,7 +129,7 @@ impl OutboxWorker {
                     tracing::info!(to = %mail.recipient, outbox_id = mail.id, "mail sent");
                 }
                 self.metrics.mail_delivery("sent");
-                outbox::mark_sent(&self.db, mail.id).await
+                MailOutcome::Sent
             }
             Err(SendError {
                 permanent: true,
@@ -124,7 +137,7 @@ impl OutboxWorker {
             }) => {
                 tracing::error!(to = %mail.recipient, outbox_id = mail.id, %reason, "mail refused for good");
                 self.metrics.mail_delivery("failed");
-                outbox::mark_failed(&self.db, mail.id, reason).await
+                MailOutcome::Failed { error: reason }
             }
             Err(SendError {
                 permanent: false,
@@ -138,10 +151,13 @@ impl OutboxWorker {
                 );
                 let retry_at =
                     crate::domain::now() + chrono::Duration::from_std(delay).unwrap_or(LEASE);
-                outbox::mark_retry(&self.db, mail.id, retry_at, reason).await
+                MailOutcome::Retry {
+                    at: retry_at,
+                    error: reason,
+                }
             }
         };
-        if let Err(error) = marked {
+        if let Err(error) = outbox::record(&self.db, mail.id, outcome, rest.to_vec(), LEASE).await {
             tracing::error!(outbox_id = mail.id, error = ?error, "cannot record the delivery outcome");
         }
     }
@@ -152,6 +168,7 @@ impl OutboxWorker {
             .parse()
             .map_err(|e| format!("bad recipient {:?}: {e}", mail.recipient))?;
         Message::builder()
+            .message_id(Some(mail.message_id(self.from.email.domain())))
             .from(self.from.clone())
             .to(Mailbox::new(None, to))
             .subject(mail.subject.clone())

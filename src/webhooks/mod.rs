@@ -43,6 +43,8 @@ pub struct WebhookWorker {
     /// How long delivered and failed deliveries are kept.
     pub retention: Duration,
     pub metrics: Arc<Metrics>,
+    /// Whose claims this worker's are: the same after a restart.
+    pub instance: String,
 }
 
 /// Stops the worker.
@@ -64,7 +66,16 @@ impl WebhookWorker {
     }
 
     async fn run(self, mut stopped: watch::Receiver<bool>) {
+        // Claims this instance held when it last stopped died with it.
+        match webhooks::release_claims_of(&self.db, &self.instance).await {
+            Ok(0) => {}
+            Ok(released) => {
+                tracing::info!(released, "webhooks claimed before a restart are due again")
+            }
+            Err(error) => tracing::warn!(error = ?error, "cannot release old webhook claims"),
+        }
         let sender = Arc::new(Sender {
+            instance: self.instance.clone(),
             db: self.db.clone(),
             client: client(self.settings),
             settings: self.settings,
@@ -129,6 +140,7 @@ impl WebhookWorker {
 
 /// Posts deliveries and records their outcomes.
 struct Sender {
+    instance: String,
     db: Db,
     client: reqwest::Client,
     settings: WebhookSettings,
@@ -140,7 +152,9 @@ impl Sender {
     /// Delivers an endpoint's due deliveries, one at a time, oldest first.
     async fn deliver_to(&self, endpoint_id: i64) {
         loop {
-            let claimed = match webhooks::claim(&self.db, endpoint_id, BATCH, LEASE).await {
+            let claimed = match webhooks::claim(&self.db, &self.instance, endpoint_id, BATCH, LEASE)
+                .await
+            {
                 Ok(claimed) if !claimed.is_empty() => claimed,
                 Ok(_) => return,
                 Err(error) => {

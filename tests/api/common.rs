@@ -277,6 +277,83 @@ impl Drop for ScratchDatabase {
     }
 }
 
+/// The server binary as a process of its own, on a database of the test's
+/// own: for what only a process can show (a SIGKILL, a restart).
+pub struct ServerProcess {
+    child: Option<std::process::Child>,
+    args: Vec<String>,
+    /// Its GraphQL URL.
+    pub url: String,
+    mail_dir: PathBuf,
+}
+
+impl ServerProcess {
+    /// `orgql serve` on a free port, with `extra` settings.
+    pub async fn start(database: &ScratchDatabase, extra: &[&str]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mail_dir = std::env::temp_dir().join(format!("{}-mail", unique_name()));
+        let mut args: Vec<String> = [
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &database.url,
+            "--mail-dir",
+            mail_dir.to_str().unwrap(),
+            "--auth-rate-limit",
+            "10000",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let mut process = ServerProcess {
+            child: None,
+            args,
+            url: format!("http://127.0.0.1:{port}/graphql"),
+            mail_dir,
+        };
+        process.resume().await;
+        process
+    }
+
+    /// SIGKILL: the process gets no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts it again, with the same settings and port.
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_orgql"))
+            .args(&self.args)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("the server starts");
+        self.child = Some(child);
+        let health = self.url.replace("/graphql", "/healthz");
+        for _ in 0..100 {
+            if reqwest::get(&health).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server did not come up");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
+    }
+}
+
 /// An owner and Ada, a member, in one organization "Acme": the two clients,
 /// the organization's ID and Ada's member ID.
 pub async fn owner_and_ada(app: &TestApp) -> (Client, Client, String, String) {

@@ -17,6 +17,7 @@ mod live;
 mod management;
 mod members;
 mod operations;
+mod outbox;
 mod pg_cluster;
 mod resume;
 mod schema;

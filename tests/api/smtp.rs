@@ -127,13 +127,23 @@ impl SmtpPort {
 impl SmtpServer {
     /// Starts listening on the reserved port; delivers into `mailbox`.
     pub async fn start(port: SmtpPort, mailbox: Mailbox) -> SmtpServer {
+        Self::start_answering_after(port, mailbox, Duration::ZERO).await
+    }
+
+    /// The same, but each message is acknowledged only `delay` after it is
+    /// kept: a client that dies meanwhile does not know it was accepted.
+    pub async fn start_answering_after(
+        port: SmtpPort,
+        mailbox: Mailbox,
+        delay: Duration,
+    ) -> SmtpServer {
         port.0.listen(128).unwrap();
         let listener: std::net::TcpListener = port.0.into();
         listener.set_nonblocking(true).unwrap();
         let listener = TcpListener::from_std(listener).unwrap();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(stream, mailbox.clone()));
+                tokio::spawn(session(stream, mailbox.clone(), delay));
             }
         });
         SmtpServer { task }
@@ -146,7 +156,7 @@ impl Drop for SmtpServer {
     }
 }
 
-async fn session(stream: tokio::net::TcpStream, mailbox: Mailbox) {
+async fn session(stream: tokio::net::TcpStream, mailbox: Mailbox, delay: Duration) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let _ = write.write_all(b"220 localhost test SMTP\r\n").await;
@@ -193,6 +203,7 @@ async fn session(stream: tokio::net::TcpStream, mailbox: Mailbox) {
             };
             mailbox.0.mails.lock().unwrap().push(mail);
             mailbox.0.arrived.notify_waiters();
+            tokio::time::sleep(delay).await;
             "250 OK queued"
         } else if upper == "QUIT" {
             let _ = write.write_all(b"221 bye\r\n").await;

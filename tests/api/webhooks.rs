@@ -8,7 +8,7 @@ use std::time::Duration;
 use orgql::domain::Role;
 use serde_json::{Value, json};
 
-use crate::common::{Client, TestApp, owner_and_ada};
+use crate::common::{Client, ServerProcess, TestApp, owner_and_ada};
 use crate::fixtures::WebhookReceiver;
 
 const CREATE: &str = "mutation($org: ID!, $url: String!, $types: [String!]) { createWebhookEndpoint(input: {organizationId: $org, url: $url, eventTypes: $types}) { secret endpoint { id url eventTypes enabled } } }";
@@ -493,49 +493,9 @@ async fn endpoints_are_managed_by_those_who_manage_the_organization() {
 async fn a_killed_server_delivers_what_was_pending_after_restart() {
     let receiver = WebhookReceiver::start();
     let database = crate::common::ScratchDatabase::new();
-    let mail = std::env::temp_dir().join(format!("orgql-kill-mail-{}", std::process::id()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_orgql"))
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &database.url,
-            ])
-            .args([
-                "--mail-dir",
-                mail.to_str().unwrap(),
-                "--auth-rate-limit",
-                "10000",
-            ])
-            .args(["--webhook-allow-private-networks", "true"])
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("the server starts")
-    };
-    let url = format!("http://127.0.0.1:{port}/graphql");
-    let wait_healthy = || async {
-        for _ in 0..100 {
-            if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server did not come up");
-    };
-    let mut server = start();
-    wait_healthy().await;
-
-    let anonymous = Client::anonymous_at(&url);
+    let mut server =
+        ServerProcess::start(&database, &["--webhook-allow-private-networks", "true"]).await;
+    let anonymous = Client::anonymous_at(&server.url);
     let sign_up = "mutation($e: String!) { signUp(input: {email: $e, name: \"X\", password: \"password123\"}) { token user { id } } }";
     let owner = anonymous
         .ok(sign_up, json!({ "e": "owner@example.com" }))
@@ -557,17 +517,15 @@ async fn a_killed_server_delivers_what_was_pending_after_restart() {
         owner.ok("mutation($org: ID!, $name: String!) { updateOrganization(input: {organizationId: $org, name: $name}) { organization { id } } }", json!({ "org": org, "name": format!("Acme {n}") })).await;
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
-    server.kill().unwrap(); // SIGKILL: no shutdown
-    server.wait().unwrap();
+    server.kill();
     let before_restart = receiver.deliveries("after-kill").await.len();
     assert!(
         before_restart < changes,
         "some were pending when it died ({before_restart} delivered)"
     );
 
-    let mut server = start();
-    wait_healthy().await;
-    // A message claimed when the server died waits for its claim to lapse (15 s).
+    server.resume().await;
+    // The restarted instance takes back the claims it died with, at once.
     let distinct = |received: &[Value]| {
         let mut ids: Vec<String> = received
             .iter()
@@ -577,14 +535,13 @@ async fn a_killed_server_delivers_what_was_pending_after_restart() {
         ids.dedup();
         ids
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut received = receiver.deliveries("after-kill").await;
     while distinct(&received).len() < changes && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
         received = receiver.deliveries("after-kill").await;
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     let (attempts, ids) = (received.len(), distinct(&received));
     assert_eq!(ids.len(), changes, "every message arrived");
     assert!(received.iter().all(|d| d["verified"] == true));
@@ -592,5 +549,4 @@ async fn a_killed_server_delivers_what_was_pending_after_restart() {
         "{changes} messages: {before_restart} delivered before the kill, all {changes} after the restart, {} repeated (same webhook-id)",
         attempts - ids.len()
     );
-    let _ = std::fs::remove_dir_all(mail);
 }

@@ -104,10 +104,12 @@ pub async fn due_endpoints(db: &Db, busy: Vec<i64>, limit: i64) -> Result<Vec<i6
 /// `lease`: no worker (in this instance or another) takes them meanwhile.
 pub async fn claim(
     db: &Db,
+    instance: &str,
     endpoint_id: i64,
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<Attempt>, DomainError> {
+    let instance = instance.to_owned();
     db.write(move |tx| {
         async move {
             let endpoint = webhook_endpoints::table
@@ -139,6 +141,7 @@ pub async fn claim(
                 .set((
                     webhook_deliveries::next_attempt_at.eq(at + lease),
                     webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+                    webhook_deliveries::claimed_by.eq(Some(instance)),
                 ))
                 .returning((
                     webhook_deliveries::id,
@@ -205,6 +208,7 @@ pub async fn record_outcome(
                         webhook_deliveries::delivered_at.eq(Some(at)),
                         webhook_deliveries::last_response_status.eq(Some(i32::from(status))),
                         webhook_deliveries::last_error.eq(None::<String>),
+                        webhook_deliveries::claimed_by.eq(None::<String>),
                     ));
                     with_conn!(tx, |c| update.execute(c).await)?;
                     DeliveryState::Delivered
@@ -220,12 +224,33 @@ pub async fn record_outcome(
                         webhook_deliveries::next_attempt_at.eq(retry_at),
                         webhook_deliveries::last_response_status.eq(status.map(i32::from)),
                         webhook_deliveries::last_error.eq(Some(error)),
+                        webhook_deliveries::claimed_by.eq(None::<String>),
                     ));
                     with_conn!(tx, |c| update.execute(c).await)?;
                     state
                 }
             };
             Ok(state)
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Gives back the claims `instance` held when it stopped (it died with
+/// them): they are due at once, not when they lapse. Returns how many.
+pub async fn release_claims_of(db: &Db, instance: &str) -> Result<usize, DomainError> {
+    let instance = instance.to_owned();
+    db.write(move |tx| {
+        async move {
+            let release = diesel::update(webhook_deliveries::table)
+                .filter(webhook_deliveries::claimed_by.eq(instance))
+                .filter(webhook_deliveries::status.eq(DeliveryState::Pending))
+                .set((
+                    webhook_deliveries::next_attempt_at.eq(now()),
+                    webhook_deliveries::claimed_by.eq(None::<String>),
+                ));
+            Ok(with_conn!(tx, |c| release.execute(c).await)?)
         }
         .boxed()
     })

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 pub use deliveries::{
     Attempt, Delivery, DeliveryState, Outcome, claim, count_deliveries, deliveries_by_ids,
     due_endpoints, list_deliveries, next_due, pending, prune, record_outcome, redeliver,
+    release_claims_of,
 };
 pub use destination::{WebhookSettings, forbidden};
 pub use signature::{new_secret, sign};

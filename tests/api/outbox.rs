@@ -1,0 +1,93 @@
+//! The mail outbox across a crash: at least once, a repeat only for a
+//! message the SMTP server accepted just before the process died, with the
+//! same Message-ID, and no wait for claims the dead process held.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::{Client, ScratchDatabase, ServerProcess};
+use crate::smtp::{Mailbox, SmtpPort, SmtpServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_survives_a_kill_with_at_most_a_repeat_of_the_same_message_id() {
+    // The SMTP server keeps each message, then takes 300 ms to say so: a
+    // process killed meanwhile sent it without knowing.
+    let port = SmtpPort::reserve();
+    let smtp = format!("smtp://{}", port.addr());
+    let mailbox = Mailbox::default();
+    let _smtp =
+        SmtpServer::start_answering_after(port, mailbox.clone(), Duration::from_millis(300)).await;
+    let database = ScratchDatabase::new();
+    let mut server = ServerProcess::start(&database, &["--smtp-url", &smtp]).await;
+
+    let anonymous = Client::anonymous_at(&server.url);
+    let signed_up = anonymous
+        .ok("mutation { signUp(input: {email: \"owner@example.com\", name: \"Owner\", password: \"password123\"}) { token } }", json!({}))
+        .await;
+    let owner = anonymous.with_token(signed_up["signUp"]["token"].as_str().unwrap());
+    let org = owner.create_org("Acme").await;
+    let invitees = 20;
+    let csv: String = std::iter::once("email,role".to_owned())
+        .chain((0..invitees).map(|n| format!("person{n}@example.com,member")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let sent = owner
+        .ok("mutation($org: ID!, $csv: String!) { bulkInviteMembers(input: {organizationId: $org, csv: $csv}) { invitedCount } }", json!({ "org": org, "csv": csv }))
+        .await;
+    assert_eq!(sent["bulkInviteMembers"]["invitedCount"], invitees);
+
+    // Killed with messages claimed, one of them accepted but not recorded.
+    mailbox.wait_for(3).await;
+    server.kill();
+    let before_kill = mailbox.all().len();
+    assert!(
+        before_kill < invitees,
+        "some mail was still to send ({before_kill} sent)"
+    );
+
+    let restarted = Instant::now();
+    server.resume().await;
+    let mut by_recipient: HashMap<String, Vec<String>> = HashMap::new();
+    while restarted.elapsed() < Duration::from_secs(30) {
+        by_recipient.clear();
+        for mail in mailbox.all() {
+            let id = mail
+                .message
+                .lines()
+                .find_map(|l| l.strip_prefix("Message-ID: "))
+                .expect("a Message-ID")
+                .to_owned();
+            by_recipient.entry(mail.to[0].clone()).or_default().push(id);
+        }
+        if by_recipient.len() == invitees {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all_in = restarted.elapsed();
+    assert_eq!(
+        by_recipient.len(),
+        invitees,
+        "every invitation's mail arrived"
+    );
+    // No wait for the dead process's claims (they would last 45 s).
+    assert!(all_in < Duration::from_secs(20), "{all_in:?}");
+    let mut repeats = 0;
+    for (recipient, ids) in &by_recipient {
+        assert!(
+            ids.iter().all(|id| id == &ids[0]),
+            "{recipient}: a repeat has the same Message-ID: {ids:?}"
+        );
+        repeats += ids.len() - 1;
+    }
+    assert!(
+        repeats <= 1,
+        "at most the one message in flight is repeated: {repeats}"
+    );
+    println!(
+        "{invitees} invitations: {before_kill} mails sent before the kill, all {invitees} {:.1} s after the restart, {repeats} repeated (same Message-ID)",
+        all_in.as_secs_f64()
+    );
+}
