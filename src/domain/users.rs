@@ -23,10 +23,27 @@ pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, Domai
         .await)?)
 }
 
-/// Trims and lower-cases an address, and checks its syntax.
+/// Characters that render as nothing, or reorder the text around them:
+/// they exist to make one address look like another.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Trims and lower-cases an address, and checks its syntax. Invisible and
+/// bidirectional control characters are refused: they exist to spoof.
 pub fn normalize_email(raw: &str) -> Result<String, DomainError> {
     let email = raw.trim().to_lowercase();
-    if email.len() > 254 || email.parse::<lettre::Address>().is_err() {
+    let invalid = email.len() > 254
+        || email
+            .chars()
+            .any(|c| c.is_control() || is_invisible_or_bidi(c))
+        || email.parse::<lettre::Address>().is_err();
+    if invalid {
         return Err(DomainError::bad_input(format!(
             "{:?} is not a valid email address",
             raw.trim()

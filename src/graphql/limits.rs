@@ -1,5 +1,6 @@
 //! Query limits: the size of the query text, then depth, complexity,
-//! aliases and root fields of the parsed document, all checked by the
+//! aliases and root fields of the parsed document (and that its text holds
+//! no control characters, see `text_input`), all checked by the
 //! transport before the schema validates or runs anything, so an abusive
 //! query costs a parse and one walk of its syntax tree. (Not an async-graphql
 //! extension: any extension wraps the resolution of every field, which cost a
@@ -58,6 +59,7 @@ impl QueryLimits {
             return Ok(request.operation_name.clone());
         };
         self.check(measure(&document, &request.variables))?;
+        super::text_input::check(&document, &request.variables)?;
         let name = request
             .operation_name
             .clone()

@@ -9,6 +9,7 @@ mod loaders;
 mod mutation;
 mod query;
 mod subscription;
+mod text_input;
 mod types;
 
 use async_graphql::Schema;

@@ -53,7 +53,13 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLRequest {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        refuse_cross_site(content_type.as_deref(), request.headers())?;
+        if let Err(refusal) = refuse_cross_site(content_type.as_deref(), request.headers()) {
+            // Read what the client is still sending (up to the limit) before
+            // answering: a connection closed on an unread body is reset, and
+            // the client sees a broken pipe instead of the refusal.
+            let _ = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
+            return Err(refusal);
+        }
         let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| {

@@ -11,6 +11,7 @@ mod config;
 mod docs;
 mod fixtures;
 mod identity;
+mod input;
 mod invitations;
 mod limits;
 mod live;

@@ -37,19 +37,30 @@ pub struct MemberFilter {
     pub query: Option<String>,
 }
 
+/// The longest text `query` a member listing takes (SQLite refuses far
+/// longer LIKE patterns, and no name or address is longer).
+pub const MAX_QUERY_CHARS: usize = 254;
+
 impl MemberFilter {
     /// The LIKE pattern of `query`, lower-cased, its wildcards escaped.
-    fn pattern(&self) -> Option<String> {
-        let query = self.query.as_deref()?.trim();
+    fn pattern(&self) -> Result<Option<String>, DomainError> {
+        let Some(query) = self.query.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
         if query.is_empty() {
-            return None;
+            return Ok(None);
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(DomainError::bad_input(format!(
+                "query must be at most {MAX_QUERY_CHARS} characters"
+            )));
         }
         let escaped = query
             .to_lowercase()
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        Some(format!("%{escaped}%"))
+        Ok(Some(format!("%{escaped}%")))
     }
 }
 
@@ -113,7 +124,7 @@ pub async fn list(
         ));
     }
     let ascending = window.scan_ascending(!order.descending);
-    let pattern = filter.pattern();
+    let pattern = filter.pattern()?;
 
     // Seeks past a bound in the listing's order; the redundant `>=` / `<=`
     // lets the planner start the index scan at the bound.
@@ -184,7 +195,7 @@ pub async fn count(
     organization: &Organization,
     filter: &MemberFilter,
 ) -> Result<i64, DomainError> {
-    let Some(pattern) = filter.pattern() else {
+    let Some(pattern) = filter.pattern()? else {
         return Ok(i64::from(match filter.role {
             Some(role) => organization.members_with_role(role),
             None => organization.member_count,
