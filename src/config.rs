@@ -166,9 +166,13 @@ pub struct Config {
     #[arg(long, env = "CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
 
-    /// Attempts per minute from one IP address at logIn, signUp and the invitation-token operations.
-    #[arg(long, env = "AUTH_RATE_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    /// Attempts per minute from one IP address at logIn, signUp and the invitation-token operations (generous: many people may share an address).
+    #[arg(long, env = "AUTH_RATE_LIMIT", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub auth_rate_limit: u32,
+
+    /// After its failed log-ins (10 from anywhere, 5 from one address), an account forgets one per this long (e.g. 1m).
+    #[arg(long, env = "LOGIN_COOLDOWN", default_value = "1m", value_parser = humantime::parse_duration, global = true)]
+    pub login_cooldown: Duration,
 
     /// Longest time an HTTP request may take, from its first byte to the response.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]

@@ -20,7 +20,6 @@ pub mod ids;
 pub mod mail;
 pub mod metrics;
 pub mod oidc;
-pub mod rate_limit;
 pub mod seed;
 pub mod transport;
 pub mod webhooks;
@@ -38,6 +37,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::db::{Db, SetupError};
 use crate::domain::accounts::AccountSettings;
+use crate::domain::attempts::Attempts;
 use crate::domain::invitations::InvitationSettings;
 use crate::domain::webhooks::WebhookSettings;
 use crate::events::EventBus;
@@ -165,14 +165,13 @@ impl Server {
             services: Arc::new(graphql::Services {
                 db: db.clone(),
                 events: bus,
-                outbox: outbox.clone(),
                 accounts: AccountSettings {
                     password_accounts: config.password_accounts,
                 },
                 provider_issuer: provider_settings.as_ref().map(|p| p.issuer.clone()),
                 invitations: invitation_settings(config),
                 webhooks: webhook_settings,
-                attempts: rate_limit::AttemptLimiter::per_minute(attempts),
+                attempts: Attempts::new(attempts, config.login_cooldown),
             }),
             provider: provider_settings.map(|settings| Arc::new(oidc::Provider::start(settings))),
             schema: graphql::build_schema(config.introspection),

@@ -21,7 +21,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, Tr
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 pub use notify::{LocalNotifications, NOTIFY_CHANNEL, notify};
 pub use url::DatabaseUrl;
@@ -196,7 +196,8 @@ pub struct Db {
     pools: Pools,
     statements: Arc<AtomicU64>,
     local_notifications: Arc<OnceLock<LocalNotifications>>,
-    commits: Arc<Notify>,
+    /// How many write transactions this process has committed.
+    commits: Arc<watch::Sender<u64>>,
 }
 
 impl Db {
@@ -248,7 +249,7 @@ impl Db {
             pools,
             statements,
             local_notifications: Arc::default(),
-            commits: Arc::default(),
+            commits: Arc::new(watch::Sender::new(0)),
         };
         db.migrate().await.map_err(|reason| SetupError::Migration {
             url: url.redacted(),
@@ -354,7 +355,7 @@ impl Db {
             match work(&mut conn).await {
                 Ok(value) => {
                     with_conn!(&mut conn, |c| commit(c).await).map_err(DbError::from)?;
-                    commits.notify_one();
+                    commits.send_modify(|count| *count += 1);
                     if let Some(deliver) = local_notifications.get().filter(|_| !staged.is_empty())
                     {
                         deliver(staged);
@@ -382,10 +383,10 @@ impl Db {
         .is_ok()
     }
 
-    /// Woken after each write transaction of this process commits: a
-    /// worker that drains an outbox waits on it rather than polling hard.
-    pub fn commits(&self) -> &Notify {
-        &self.commits
+    /// Changes after each write transaction of this process commits: a
+    /// worker that drains an outbox waits on it rather than polling.
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// SQL statements run since start, by every connection of the pool.

@@ -1,11 +1,14 @@
 //! Password accounts: sign-up (optionally accepting an invitation in the
 //! same transaction) and log-in, with argon2 hashes.
 
+use std::net::IpAddr;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
+use super::attempts::Attempts;
 use super::members::Membership;
 use super::sessions::{self, SignedIn};
 use super::users::{User, normalize_email, normalize_name};
@@ -124,17 +127,28 @@ pub async fn sign_up(
     .await
 }
 
+/// Who tries to log in: the address, and the limits on attempts.
+pub struct LogIn<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub client: Option<IpAddr>,
+}
+
 /// Signs in with email and password. The error is the same whether or not
-/// the email has a password account, and so is the time it takes.
+/// the email has a password account, and so is the time it takes. An
+/// account that took too many failed log-ins cools off first (see
+/// `attempts`).
 pub async fn log_in(
     db: &Db,
     settings: AccountSettings,
-    email: &str,
-    password: &str,
+    attempts: &Attempts,
+    log_in: LogIn<'_>,
 ) -> Result<SignedIn, DomainError> {
     const BAD_CREDENTIALS: DomainError = DomainError::Unauthenticated("invalid email or password");
     settings.require_password_accounts()?;
-    let email = email.trim().to_lowercase();
+    let email = log_in.email.trim().to_lowercase();
+    attempts.may_log_in(&email, log_in.client)?;
+    let account = email.clone();
     let found = db
         .read(move |c| {
             async move {
@@ -156,12 +170,15 @@ pub async fn log_in(
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let matches = passwords::verify(password.to_owned(), hash).await?;
+    let matches = passwords::verify(log_in.password.to_owned(), hash).await?;
     match user {
         Some(user) if matches => {
             db.write(move |tx| async move { sessions::start(tx, user).await }.boxed())
                 .await
         }
-        _ => Err(BAD_CREDENTIALS),
+        _ => {
+            attempts.failed_log_in(&account, log_in.client);
+            Err(BAD_CREDENTIALS)
+        }
     }
 }

@@ -19,6 +19,10 @@ pub enum DomainError {
     Conflict(String),
     BadInput(String),
     LimitExceeded(String),
+    /// Too many attempts at a secret: try again after `retry_after`.
+    TooManyAttempts {
+        retry_after: std::time::Duration,
+    },
     /// A cursor of live events older than the events kept.
     CursorExpired,
     /// A fault of ours: logged in full, never shown to the client.

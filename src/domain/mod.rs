@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod attempts;
 pub mod audit;
 pub mod bulk_invitations;
 pub mod credits;

@@ -222,6 +222,22 @@ pub async fn record(
     .await
 }
 
+/// When the next message to send comes due (a claimed one: when its claim
+/// lapses), if any is waiting.
+pub async fn next_due(db: &Db) -> Result<Option<NaiveDateTime>, DomainError> {
+    db.read(|c| {
+        async move {
+            let query = email_outbox::table
+                .filter(email_outbox::sent_at.is_null())
+                .filter(email_outbox::failed_at.is_null())
+                .select(diesel::dsl::min(email_outbox::next_attempt_at));
+            Ok(with_conn!(c, |c| query.get_result(c).await)?)
+        }
+        .boxed()
+    })
+    .await
+}
+
 /// Messages not yet delivered nor given up on.
 pub async fn undelivered(db: &Db) -> Result<i64, DomainError> {
     db.read(|c| {

@@ -4,30 +4,28 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions};
+use async_graphql::Context;
 
 use super::error;
 use super::loaders::Loaders;
 use crate::db::Db;
 use crate::domain::accounts::AccountSettings;
+use crate::domain::attempts::Attempts;
 use crate::domain::invitations::InvitationSettings;
 use crate::domain::principal::Principal;
 use crate::domain::webhooks::WebhookSettings;
 use crate::events::EventBus;
-use crate::mail::OutboxHandle;
-use crate::rate_limit::AttemptLimiter;
 
 /// What the server shares with every request.
 pub struct Services {
     pub db: Db,
     pub events: EventBus,
-    pub outbox: OutboxHandle,
     pub accounts: AccountSettings,
     /// The identity provider's issuer, whose subjects checks may name.
     pub provider_issuer: Option<String>,
     pub invitations: InvitationSettings,
     pub webhooks: WebhookSettings,
-    pub attempts: AttemptLimiter,
+    pub attempts: Attempts,
 }
 
 /// What every resolver of one request can reach.
@@ -78,18 +76,8 @@ pub(super) fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<(i64, &'a Re
 /// token): each call spends one of the client's attempts.
 pub(super) fn secret_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
     let state = context(ctx);
-    let Some(address) = state.client_ip else {
-        return Ok(());
-    };
-    state.services.attempts.attempt(address).map_err(|wait| {
-        // Rounded up: a client that waits this long is let in.
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        async_graphql::Error::new(format!(
-            "too many attempts from this address: try again in {seconds} s"
-        ))
-        .extend_with(|_, e| {
-            e.set("code", "LIMIT_EXCEEDED");
-            e.set("retryAfter", seconds);
-        })
-    })
+    match state.client_ip {
+        Some(address) => Ok(state.services.attempts.attempt_from(address)?),
+        None => Ok(()),
+    }
 }

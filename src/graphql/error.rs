@@ -20,6 +20,15 @@ impl From<DomainError> for async_graphql::Error {
             DomainError::Conflict(message) => ("CONFLICT", message),
             DomainError::BadInput(message) => ("BAD_USER_INPUT", message),
             DomainError::LimitExceeded(message) => ("LIMIT_EXCEEDED", message),
+            DomainError::TooManyAttempts { retry_after } => {
+                // Rounded up: a client that waits this long is let in.
+                let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                let message = format!("too many attempts: try again in {seconds} s");
+                return async_graphql::Error::new(message).extend_with(|_, e| {
+                    e.set("code", "LIMIT_EXCEEDED");
+                    e.set("retryAfter", seconds);
+                });
+            }
             DomainError::CursorExpired => {
                 let message = "the events after this cursor are no longer kept: \
                                refetch, then subscribe without `after`";

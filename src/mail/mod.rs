@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use transport::SendError;
@@ -23,8 +23,10 @@ const BATCH: i64 = 10;
 /// How long a claim lasts: longer than one SMTP exchange may take (its
 /// timeout is 30 s); renewed after each message of a batch.
 const LEASE: chrono::Duration = chrono::Duration::seconds(45);
-/// How often the outbox is looked at when nothing wakes the worker.
-const POLL: Duration = Duration::from_secs(1);
+/// The longest the worker sleeps without a commit of this instance waking
+/// it: mail another instance queued and then could not send waits at most
+/// this long. (Retries wake it when they come due.)
+const IDLE: Duration = Duration::from_secs(5);
 
 /// Delivers the outbox: claims due messages, sends them, and marks each
 /// sent, retried later (exponential backoff up to `retry_max`), or failed.
@@ -38,19 +40,12 @@ pub struct OutboxWorker {
     pub instance: String,
 }
 
-/// Wakes the worker (after a commit that queued mail) and stops it.
-#[derive(Clone)]
+/// Stops the worker. (Commits wake it: every message is queued by one.)
 pub struct OutboxHandle {
-    wake: Arc<Notify>,
     stop: watch::Sender<bool>,
 }
 
 impl OutboxHandle {
-    /// New mail was committed: deliver it now rather than at the next poll.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
     /// Asks the worker to stop after the message it is sending.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
@@ -59,16 +54,12 @@ impl OutboxHandle {
 
 impl OutboxWorker {
     pub fn spawn(self) -> (OutboxHandle, JoinHandle<()>) {
-        let wake = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
-        let handle = OutboxHandle {
-            wake: wake.clone(),
-            stop,
-        };
-        (handle, tokio::spawn(self.run(wake, stopped)))
+        (OutboxHandle { stop }, tokio::spawn(self.run(stopped)))
     }
 
-    async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let mut commits = self.db.commits();
         // Claims this instance held when it last stopped died with it.
         match outbox::release_claims_of(&self.db, &self.instance).await {
             Ok(0) => {}
@@ -76,29 +67,45 @@ impl OutboxWorker {
             Err(error) => tracing::warn!(error = ?error, "cannot release the outbox's old claims"),
         }
         while !*stopped.borrow() {
-            let claimed = match outbox::claim_due(&self.db, &self.instance, BATCH, LEASE).await {
-                Ok(claimed) => claimed,
+            let wait = match outbox::next_due(&self.db).await {
+                Ok(Some(due)) => (due - crate::domain::now()).to_std().unwrap_or_default(),
+                Ok(None) => IDLE,
                 Err(error) => {
                     tracing::warn!(error = ?error, "cannot read the outbox");
-                    Vec::new()
+                    IDLE
                 }
             };
-            let idle = claimed.is_empty();
-            let mut rest: Vec<i64> = claimed.iter().map(|mail| mail.id).collect();
-            for mail in claimed {
-                rest.retain(|id| *id != mail.id);
-                self.deliver(mail, &rest).await;
-                if *stopped.borrow() {
-                    return;
-                }
+            if wait.is_zero() {
+                self.deliver_due(&stopped).await;
+                continue;
             }
-            if idle {
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(POLL) => {}
-                    _ = stopped.changed() => {}
-                }
+            tokio::select! {
+                _ = commits.changed() => {}
+                _ = tokio::time::sleep(wait.min(IDLE)) => {}
+                _ = stopped.changed() => {}
             }
+        }
+    }
+
+    /// Claims a batch of due messages and sends them, one at a time, until
+    /// told to stop (the rest of the claim lapses, or is taken back when
+    /// this instance starts again).
+    async fn deliver_due(&self, stopped: &watch::Receiver<bool>) {
+        let claimed = match outbox::claim_due(&self.db, &self.instance, BATCH, LEASE).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(error = ?error, "cannot claim mail to send");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return;
+            }
+        };
+        let mut rest: Vec<i64> = claimed.iter().map(|mail| mail.id).collect();
+        for mail in claimed {
+            if *stopped.borrow() {
+                return;
+            }
+            rest.retain(|id| *id != mail.id);
+            self.deliver(mail, &rest).await;
         }
     }
 

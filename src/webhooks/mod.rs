@@ -85,6 +85,7 @@ impl WebhookWorker {
         let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
         let mut endpoints = JoinSet::new();
         let mut prune = tokio::time::interval(PRUNE_EVERY);
+        let mut commits = self.db.commits();
         while !*stopped.borrow() {
             let exclude: Vec<i64> = busy.lock().expect("not poisoned").iter().copied().collect();
             match webhooks::due_endpoints(&self.db, exclude, 100).await {
@@ -102,7 +103,7 @@ impl WebhookWorker {
             }
             let wait = self.until_next_due().await;
             tokio::select! {
-                _ = self.db.commits().notified() => {
+                _ = commits.changed() => {
                     // A burst of commits is looked at once.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }

@@ -294,3 +294,147 @@ async fn subscriptions_beyond_the_limit_get_an_error_and_the_rest_go_on() {
         "MANAGER"
     );
 }
+
+/// A lecturer invites a class of 100; every student signs up, logs in and
+/// accepts the invitation, all from one campus address, with the default
+/// limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classroom_behind_one_address_gets_in() {
+    let defaults = orgql::config::Config::with_database("unused.db");
+    let app = TestApp::spawn_configured(|c| {
+        c.auth_rate_limit = defaults.auth_rate_limit;
+        c.login_cooldown = defaults.login_cooldown;
+    })
+    .await;
+    let lecturer = app.sign_up("lecturer@example.com").await;
+    let course = lecturer.create_org("Quantum 101").await;
+    let students = 100;
+    let csv: String = std::iter::once("email,role".to_owned())
+        .chain((0..students).map(|n| format!("student{n}@example.com,member")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    lecturer
+        .ok(
+            "mutation($org: ID!, $csv: String!) { bulkInviteMembers(input: {organizationId: $org, csv: $csv}) { invitedCount } }",
+            json!({ "org": course, "csv": csv }),
+        )
+        .await;
+    app.mailbox.wait_for(students).await;
+    let student = |n: usize| {
+        let app = &app;
+        async move {
+            let email = format!("student{n}@example.com");
+            let anonymous = app.anonymous();
+            let codes = |body: &Value| {
+                body["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .map(str::to_owned)
+            };
+            let signed_up = anonymous
+                .query(
+                    "mutation($e: String!) { signUp(input: {email: $e, name: \"Student\", password: \"password123\"}) { token } }",
+                    json!({ "e": email }),
+                )
+                .await;
+            let logged_in = anonymous
+                .query(
+                    "mutation($e: String!) { logIn(input: {email: $e, password: \"password123\"}) { token } }",
+                    json!({ "e": email }),
+                )
+                .await;
+            let token = logged_in["data"]["logIn"]["token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let invitation = app.mailbox.last_to(&email).await.token();
+            let joined = anonymous
+                .with_token(&token)
+                .query(
+                    "mutation($t: String!) { acceptInvitation(input: {token: $t}) { member { role } } }",
+                    json!({ "t": invitation }),
+                )
+                .await;
+            [codes(&signed_up), codes(&logged_in), codes(&joined)]
+        }
+    };
+    let mut refused = Vec::new();
+    for batch in (0..students).collect::<Vec<_>>().chunks(10) {
+        let answers = futures_util::future::join_all(batch.iter().map(|n| student(*n))).await;
+        refused.extend(answers.into_iter().flatten().flatten());
+    }
+    assert!(refused.is_empty(), "every student got in: {refused:?}");
+    let members = lecturer
+        .ok(
+            "query($org: ID!) { organization(id: $org) { members { totalCount } } }",
+            json!({ "org": course }),
+        )
+        .await;
+    assert_eq!(
+        members["organization"]["members"]["totalCount"],
+        students + 1
+    );
+}
+
+/// Wrong passwords for one account, from a new address each time: refused
+/// after 10 failures whatever the addresses, the right password too, until
+/// the cool-off ends; nobody else is locked out meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guesser_is_stopped_at_the_account_and_its_owner_gets_back_in() {
+    let app = TestApp::spawn_configured(|c| {
+        c.client_ip_header = Some("X-Forwarded-For".into());
+        c.login_cooldown = Duration::from_secs(2);
+    })
+    .await;
+    app.sign_up("ada@example.com").await;
+    app.sign_up("bob@example.com").await;
+    let log_in = |email: &'static str, password: &'static str, address: String| {
+        let url = app.url.clone();
+        async move {
+            let query = "mutation($e: String!, $p: String!) { logIn(input: {email: $e, password: $p}) { token } }";
+            let body: Value = reqwest::Client::new()
+                .post(url)
+                .header("x-forwarded-for", address)
+                .json(&json!({ "query": query, "variables": { "e": email, "p": password } }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body
+        }
+    };
+    let mut failures_answered = 0;
+    let mut first_refusal = None;
+    for n in 0..30 {
+        let body = log_in("ada@example.com", "wrong-guess", format!("198.51.100.{n}")).await;
+        match body["errors"][0]["extensions"]["code"].as_str() {
+            Some("UNAUTHENTICATED") if first_refusal.is_none() => failures_answered += 1,
+            Some("LIMIT_EXCEEDED") => {
+                first_refusal.get_or_insert(
+                    body["errors"][0]["extensions"]["retryAfter"]
+                        .as_u64()
+                        .unwrap(),
+                );
+            }
+            other => panic!("attempt {n}: {other:?} {body}"),
+        }
+    }
+    assert!(
+        (10..=20).contains(&failures_answered),
+        "{failures_answered} guesses answered"
+    );
+    assert!(
+        first_refusal.is_some_and(|wait| (1..=2).contains(&wait)),
+        "{first_refusal:?}"
+    );
+    // The owner, elsewhere, waits too; Bob, from the guesser's address, does not.
+    let owner = log_in("ada@example.com", "password123", "203.0.113.7".into()).await;
+    assert_eq!(owner["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+    let bob = log_in("bob@example.com", "password123", "198.51.100.1".into()).await;
+    assert!(bob["data"]["logIn"]["token"].is_string(), "{bob}");
+    // The cool-off ends.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let owner = log_in("ada@example.com", "password123", "203.0.113.7".into()).await;
+    assert!(owner["data"]["logIn"]["token"].is_string(), "{owner}");
+}

@@ -218,12 +218,12 @@ impl TestApp {
     }
 
     /// The SQL statements `request` costs, and its result: the fewest of
-    /// three runs, since the server's workers (the outboxes, the event
+    /// five runs, since the server's workers (the outboxes, the event
     /// relay) use the same pool meanwhile. `request` must be a read.
     pub async fn statements_of<T>(&self, mut request: impl AsyncFnMut() -> T) -> (u64, T) {
         let mut fewest = u64::MAX;
         let mut result = None;
-        for _ in 0..3 {
+        for _ in 0..5 {
             let before = self.statements();
             result = Some(request().await);
             fewest = fewest.min(self.statements() - before);

@@ -1,6 +1,6 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 
-use crate::domain::accounts::{self, SignUp};
+use crate::domain::accounts::{self, LogIn, SignUp};
 use crate::domain::sessions::{self, SignedIn};
 use crate::graphql::context::{context, require_principal, secret_attempt};
 use crate::graphql::types::{Member, User};
@@ -79,9 +79,14 @@ impl AccountMutation {
     #[graphql(guard = "secret_attempt")]
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload> {
         let state = context(ctx);
-        let (email, password) = (&input.email, &input.password);
+        let log_in = LogIn {
+            email: &input.email,
+            password: &input.password,
+            client: state.client_ip,
+        };
+        let services = &state.services;
         let signed_in =
-            accounts::log_in(state.db(), state.services.accounts, email, password).await?;
+            accounts::log_in(state.db(), services.accounts, &services.attempts, log_in).await?;
         Ok(signed_in.into())
     }
 

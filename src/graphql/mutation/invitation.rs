@@ -118,7 +118,6 @@ impl InvitationMutation {
             input.role.into(),
         )
         .await?;
-        state.services.outbox.wake();
         Ok(InviteMemberPayload {
             invitation: Invitation(invitation),
         })
@@ -150,9 +149,6 @@ impl InvitationMutation {
             options,
         )
         .await?;
-        if report.sent {
-            state.services.outbox.wake();
-        }
         Ok(BulkInviteMembersPayload {
             rows: report
                 .rows
@@ -182,7 +178,6 @@ impl InvitationMutation {
         let id = ids::decode(&input.invitation_id, Kind::Invitation)?;
         let invitation =
             invitations::resend(state.db(), &state.services.invitations, actor_id, id).await?;
-        state.services.outbox.wake();
         Ok(InvitationPayload {
             invitation: Invitation(invitation),
         })
