@@ -171,6 +171,7 @@ impl Server {
                 provider_issuer: provider_settings.as_ref().map(|p| p.issuer.clone()),
                 invitations: invitation_settings(config),
                 webhooks: webhook_settings,
+                renders: Default::default(),
                 attempts: Attempts::new(attempts, config.login_cooldown),
             }),
             provider: provider_settings.map(|settings| Arc::new(oidc::Provider::start(settings))),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use super::error;
+use super::live::Renders;
 use super::loaders::Loaders;
 use crate::db::Db;
 use crate::domain::accounts::AccountSettings;
@@ -26,6 +27,8 @@ pub struct Services {
     pub invitations: InvitationSettings,
     pub webhooks: WebhookSettings,
     pub attempts: Attempts,
+    /// Live events as rendered lately, shared by the subscriptions alike.
+    pub renders: Renders,
 }
 
 /// What every resolver of one request can reach.

@@ -5,6 +5,7 @@ mod context;
 mod error;
 mod ids;
 mod limits;
+pub mod live;
 mod loaders;
 mod mutation;
 mod query;

@@ -25,7 +25,8 @@ use super::principal;
 use super::refusal::{Refusal, error_code};
 use super::state::AppState;
 use crate::domain::principal::Principal;
-use crate::graphql::{RequestContext, code_uncoded, limit_exceeded};
+use crate::graphql::live::{self, Reply};
+use crate::graphql::{code_uncoded, limit_exceeded};
 use crate::metrics::GaugeGuard;
 
 /// How often an idle connection is pinged.
@@ -327,9 +328,13 @@ impl Connection {
                 return Ok(vec![error_message(id, &[refusal])]);
             }
         };
-        let context =
-            RequestContext::new(&self.state.services, Some(principal), Some(self.client_ip));
-        let mut responses = self.state.schema.execute_stream(request.data(context));
+        let mut replies = live::run(
+            &self.state.schema,
+            &self.state.services,
+            principal,
+            self.client_ip,
+            request,
+        );
         let key = id.to_owned();
         let (id, outgoing, next) = (id.to_owned(), outgoing.clone(), self.protocol.next());
         let metrics = self.state.metrics.clone();
@@ -338,18 +343,27 @@ impl Connection {
             async move {
                 let _running = metrics.subscription();
                 let mut first = true;
-                while let Some(mut response) = responses.next().await {
-                    code_uncoded(&mut response.errors);
-                    // An operation refused before it ran (invalid, forbidden)
-                    // is an `error`, which ends it; anything else is a result.
-                    let refused =
-                        first && response.data == async_graphql::Value::Null && response.is_err();
-                    metrics.record_errors(response.errors.iter().map(error_code));
-                    first = false;
-                    let message = match refused {
-                        true => error_message(&id, &response.errors),
-                        false => protocol_message(next, &id, &response),
+                while let Some(reply) = replies.next().await {
+                    let (message, refused) = match reply {
+                        Reply::Shared(payload) => (shared_message(next, &id, &payload), false),
+                        Reply::Response(response) => {
+                            let mut response = *response;
+                            code_uncoded(&mut response.errors);
+                            // An operation refused before it ran (invalid,
+                            // forbidden) is an `error`, which ends it;
+                            // anything else is a result.
+                            let refused = first
+                                && response.data == async_graphql::Value::Null
+                                && response.is_err();
+                            metrics.record_errors(response.errors.iter().map(error_code));
+                            let message = match refused {
+                                true => error_message(&id, &response.errors),
+                                false => protocol_message(next, &id, &response),
+                            };
+                            (message, refused)
+                        }
                     };
+                    first = false;
                     if outgoing.send(Outgoing::Message(message)).await.is_err() || refused {
                         return;
                     }
@@ -378,6 +392,13 @@ fn protocol_message(kind: &'static str, id: &str, payload: &impl serde::Serializ
         payload,
     })
     .expect("GraphQL responses serialize")
+}
+
+/// A message around a payload rendered once for many subscriptions: only
+/// the id is this subscription's own.
+fn shared_message(kind: &'static str, id: &str, payload: &str) -> String {
+    let id = serde_json::to_string(id).expect("strings serialize");
+    format!(r#"{{"type":"{kind}","id":{id},"payload":{payload}}}"#)
 }
 
 fn error_message(id: &str, errors: &[ServerError]) -> String {

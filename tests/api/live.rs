@@ -334,3 +334,39 @@ async fn events_cross_server_instances_on_postgres() {
         (json!("ROLE_CHANGED"), json!("ADMIN"))
     );
 }
+
+/// One event, rendered once per kind of viewer and shared: an ADMIN sees a
+/// member's credits, a MEMBER does not, and the member whose credits they
+/// are sees their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_event_shows_each_subscriber_only_what_it_may_see() {
+    let app = TestApp::spawn().await;
+    let (owner, ada, org, ada_member) = owner_and_ada(&app).await;
+    let admin = app.sign_up("admin@example.com").await;
+    app.join(&org, &admin, Role::Admin).await;
+    let bob = app.sign_up("bob@example.com").await;
+    app.join(&org, &bob, Role::Member).await;
+    owner.ok("mutation($org: ID!) { addCredits(input: {organizationId: $org, amount: 100}) { organization { id } } }", json!({ "org": org })).await;
+    const CREDITS: &str = "subscription($org: ID!) { organizationMembershipChanged(organizationId: $org) { kind userId member { credits seat } } }";
+    let mut watchers = Vec::new();
+    for (client, who) in [
+        (&admin, "admin"),
+        (&ada, "ada"),
+        (&bob, "bob"),
+        (&bob, "bob again"),
+    ] {
+        let mut live = WsClient::signed_in(&app.url, client.token.as_deref().unwrap()).await;
+        live.subscribe("org", CREDITS, json!({ "org": org })).await;
+        watchers.push((who, live));
+    }
+    owner.ok("mutation($m: ID!) { distributeCredits(input: {memberId: $m, amount: 25}) { member { id } } }", json!({ "m": ada_member })).await;
+    for (who, live) in &mut watchers {
+        let event = event(&live.next("org").await, "organizationMembershipChanged");
+        assert_eq!(event["kind"], "CREDITS_CHANGED", "{who}");
+        let credits = event["member"]["credits"].clone();
+        match *who {
+            "admin" | "ada" => assert_eq!(credits, 25, "{who} sees the credits"),
+            _ => assert_eq!(credits, Value::Null, "{who} does not"),
+        }
+    }
+}
