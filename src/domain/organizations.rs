@@ -7,7 +7,7 @@ use super::audit::{self, Target};
 use super::members::{self, Membership};
 use super::users::normalize_name;
 use super::{DomainError, Permission, Role, access};
-use crate::db::schema::organizations;
+use crate::db::schema::{memberships, organizations};
 use crate::db::{Conn, Db, with_conn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -154,6 +154,40 @@ pub async fn by_slug(conn: &mut Conn<'_>, slug: &str) -> Result<Option<Organizat
         .first(c)
         .await
         .optional())?)
+}
+
+/// How a client names an organization.
+#[derive(Debug, Clone)]
+pub enum OrganizationKey {
+    Id(i64),
+    Slug(String),
+}
+
+/// The organization and, in the same statement, `user_id`'s membership
+/// there: a page's first two questions in one round trip.
+pub async fn with_membership_of(
+    conn: &mut Conn<'_>,
+    key: &OrganizationKey,
+    user_id: Option<i64>,
+) -> Result<Option<(Organization, Option<Membership>)>, DomainError> {
+    let joined = organizations::table.left_join(
+        memberships::table.on(memberships::organization_id
+            .eq(organizations::id)
+            .and(memberships::user_id.nullable().eq(user_id))),
+    );
+    macro_rules! first {
+        ($query:expr) => {
+            with_conn!(conn, |c| $query
+                .select((Organization::as_select(), Option::<Membership>::as_select()))
+                .first(c)
+                .await
+                .optional())?
+        };
+    }
+    Ok(match key {
+        OrganizationKey::Id(id) => first!(joined.filter(organizations::id.eq(*id))),
+        OrganizationKey::Slug(slug) => first!(joined.filter(organizations::slug.eq(slug))),
+    })
 }
 
 pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<Organization>, DomainError> {

@@ -8,8 +8,9 @@ use super::types::{
     PermissionCheckResult, ServiceKey, User, Viewer, WebhookDelivery, WebhookEndpoint,
 };
 use crate::domain::access::{self, Readable};
+use crate::domain::organizations::{self, OrganizationKey};
 use crate::domain::permission_checks::{self, Check};
-use crate::domain::{DomainError, invitations, organizations, service_keys, webhooks};
+use crate::domain::{DomainError, invitations, service_keys, webhooks};
 
 pub struct Query;
 
@@ -29,7 +30,7 @@ impl Query {
                 };
                 readable(ctx, membership.organization_id, Readable::Members)
                     .await?
-                    .then_some(Node::Member(Member(membership)))
+                    .then_some(Node::Member(Member::from(membership)))
             }
             (Kind::AuditEvent, id) => {
                 let Some(event) = state.loaders.audit_events.load_one(id).await? else {
@@ -143,23 +144,34 @@ impl Query {
         slug: Option<String>,
     ) -> Result<Option<Organization>> {
         require_principal(ctx)?;
-        let organization_id = match (id, slug) {
-            (Some(id), None) => ids::decode(&id, Kind::Organization)?,
-            (None, Some(slug)) => {
-                let found = context(ctx)
-                    .db()
-                    .read(move |c| async move { organizations::by_slug(c, &slug).await }.boxed())
-                    .await?;
-                let Some(organization) = found else {
-                    return Ok(None);
-                };
-                let id = organization.id;
-                let loaders = &context(ctx).loaders;
-                loaders.organizations.feed_one(id, organization).await;
-                id
-            }
+        let key = match (id, slug) {
+            (Some(id), None) => OrganizationKey::Id(ids::decode(&id, Kind::Organization)?),
+            (None, Some(slug)) => OrganizationKey::Slug(slug),
             _ => return Err(DomainError::bad_input("give exactly one of id and slug").into()),
         };
+        let state = context(ctx);
+        let viewer = state.principal.and_then(|p| p.user_id());
+        let found = state
+            .db()
+            .read(move |c| {
+                async move { organizations::with_membership_of(c, &key, viewer).await }.boxed()
+            })
+            .await?;
+        let Some((organization, membership)) = found else {
+            return Ok(None);
+        };
+        let organization_id = organization.id;
+        let loaders = &state.loaders;
+        loaders
+            .organizations
+            .feed_one(organization_id, organization)
+            .await;
+        if let Some(membership) = membership {
+            loaders
+                .viewer_memberships
+                .feed_one(organization_id, membership)
+                .await;
+        }
         Organization::visible(ctx, organization_id).await
     }
 

@@ -71,7 +71,7 @@ impl AccountMutation {
                 .viewer_memberships
                 .feed_one(organization_id, joined.clone())
                 .await;
-            payload.member = Some(Member(joined));
+            payload.member = Some(Member::from(joined));
         }
         Ok(payload)
     }

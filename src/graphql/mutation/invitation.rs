@@ -208,7 +208,7 @@ impl InvitationMutation {
         let joined = invitations::accept(state.db(), actor_id, &input.token).await?;
         state.loaders.forget_all();
         Ok(AcceptInvitationPayload {
-            member: Member(joined),
+            member: Member::from(joined),
         })
     }
 }

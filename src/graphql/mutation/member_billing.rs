@@ -62,7 +62,7 @@ impl MemberBillingMutation {
         let assignment = seats::assign(state.db(), actor_id, member_id, input.seat.into()).await?;
         state.loaders.forget_all();
         Ok(MemberPayload {
-            member: Member(assignment),
+            member: Member::from(assignment),
         })
     }
 }
@@ -77,7 +77,7 @@ async fn move_credits(
     let moved = credits::transfer(state.db(), actor_id, member_id, input.amount, direction).await?;
     state.loaders.forget_all();
     Ok(CreditsPayload {
-        member: Member(moved.member),
+        member: Member::from(moved.member),
         credit_pool: CreditPool(moved.pool),
     })
 }

@@ -68,7 +68,7 @@ impl MemberMutation {
             role_changes::update_role(state.db(), actor_id, member_id, input.role.into()).await?;
         state.loaders.forget_all();
         Ok(MemberPayload {
-            member: Member(change),
+            member: Member::from(change),
         })
     }
 

@@ -163,8 +163,8 @@ impl OrganizationMutation {
         let organization = organization.ok_or(DomainError::NotFound("organization"))?;
         Ok(TransferOwnershipPayload {
             organization: Organization::after_change(ctx, organization).await?,
-            previous_owner: Member(transfer.previous_owner),
-            new_owner: Member(transfer.new_owner),
+            previous_owner: Member::from(transfer.previous_owner),
+            new_owner: Member::from(transfer.new_owner),
         })
     }
 }

@@ -24,7 +24,7 @@ impl MembershipEvent {
     }
     /// Null after REMOVED.
     async fn member(&self) -> Option<Member> {
-        self.0.event.member.clone().map(Member)
+        self.0.event.member.clone().map(Member::from)
     }
     async fn role(&self) -> Option<Role> {
         self.0.event.role().map(Into::into)

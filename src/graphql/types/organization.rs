@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -6,7 +8,8 @@ use super::connection::{Connection, connection, read_page};
 use super::{
     AuditEvent, AuditEventConnection, CreditPool, Invitation, InvitationConnection,
     InvitationStatus, Member, MemberConnection, MemberOrder, Permission, Role, SeatInventory,
-    ServiceKey, ServiceKeyConnection, WebhookEndpoint, WebhookEndpointConnection, enums, timestamp,
+    ServiceKey, ServiceKeyConnection, User, WebhookEndpoint, WebhookEndpointConnection, enums,
+    timestamp,
 };
 use crate::domain::access::{Readable, Standing};
 use crate::domain::members::{self, MemberFilter};
@@ -93,7 +96,7 @@ impl Organization {
             .owners
             .load_one(self.organization.id)
             .await?;
-        Ok(Member(owner.ok_or(DomainError::NotFound("owner"))?))
+        Ok(Member::from(owner.ok_or(DomainError::NotFound("owner"))?))
     }
     /// The viewer's role here.
     async fn viewer_role(&self) -> Option<Role> {
@@ -139,15 +142,10 @@ impl Organization {
             move |c| async move { members::count(c, &organization, &counted).await }.boxed(),
         )
         .await?;
-        let users = page
-            .edges
-            .iter()
-            .map(|(_, (_, user))| (user.id, user.clone()));
-        context(ctx).loaders.users.feed_many(users).await;
-        Ok(Connection::new(
-            page.map(|(membership, _)| Member(membership)),
-            total,
-        ))
+        // The page knows each member's user, and the viewer's standing.
+        let standing = Arc::new(self.standing.clone());
+        let member = |(membership, user)| Member::listed(membership, User(user), standing.clone());
+        Ok(Connection::new(page.map(member), total))
     }
 
     /// The credit pool. Requires VIEW_BILLING.
@@ -274,6 +272,6 @@ impl Organization {
                 async move { members::of_user_in(c, user_id, &[organization_id]).await }.boxed()
             })
             .await?;
-        Ok(found.into_iter().next().map(Member))
+        Ok(found.into_iter().next().map(Member::from))
     }
 }

@@ -50,6 +50,6 @@ impl Viewer {
             .viewer_memberships
             .feed_many(mine)
             .await;
-        Ok(Connection::new(page.map(Member), total))
+        Ok(Connection::new(page.map(Member::from), total))
     }
 }
