@@ -4,8 +4,8 @@
 //! not follow. A connection is authenticated at `connection_init`, and
 //! closes when its session ends (log-out, expiry).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Request, ServerError, Variables};
@@ -13,11 +13,12 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, BoxStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
-use tokio::task::JoinHandle;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_stream::StreamMap;
 use tracing::Instrument;
 
 use super::client_address::client_ip;
@@ -27,14 +28,12 @@ use super::state::AppState;
 use crate::domain::principal::Principal;
 use crate::graphql::live::{self, Reply};
 use crate::graphql::{code_uncoded, limit_exceeded};
-use crate::metrics::GaugeGuard;
+use crate::metrics::{GaugeGuard, Metrics};
 
 /// How often an idle connection is pinged.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a write may wait on a client that does not read.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Messages queued for one connection before its subscriptions wait.
-const OUTGOING: usize = 32;
 const MAX_MESSAGE: usize = 64 * 1024;
 /// Socket buffers: small, so an idle connection costs little memory.
 const BUFFER: usize = 4 * 1024;
@@ -92,18 +91,18 @@ pub async fn upgrade(
                 state,
                 principal: None,
                 init_received: false,
-                subscriptions: HashMap::new(),
+                subscriptions: StreamMap::new(),
             };
             // The connection logs within the upgrade request's span.
             connection.run(socket).instrument(tracing::Span::current())
         })
 }
 
-/// What subscription tasks hand to the connection to send.
+/// What an operation's stream has the connection send.
 enum Outgoing {
     Message(String),
-    /// The subscription's stream ended: tell the client, forget the id.
-    Complete(String),
+    /// The operation ended: tell the client (the stream ends with it).
+    Complete,
 }
 
 struct Connection {
@@ -116,7 +115,9 @@ struct Connection {
     state: AppState,
     principal: Option<Principal>,
     init_received: bool,
-    subscriptions: HashMap<String, JoinHandle<()>>,
+    /// The running operations by id, each a stream of messages to send,
+    /// polled by the connection's own task: a delivery costs no task hop.
+    subscriptions: StreamMap<String, BoxStream<'static, Outgoing>>,
 }
 
 /// Why the server closes a connection: a protocol close code and reason.
@@ -125,7 +126,6 @@ struct Close(u16, &'static str);
 impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
-        let (outgoing, mut queued) = mpsc::channel::<Outgoing>(OUTGOING);
         let mut ended_credentials = self.state.services.events.ended_credentials();
         let init_deadline = tokio::time::sleep(self.state.websockets.init_timeout);
         let mut shutdown = self.state.websockets.shutdown.clone();
@@ -139,7 +139,7 @@ impl Connection {
         let close = loop {
             let result = tokio::select! {
                 message = stream.next() => match message {
-                    Some(Ok(Message::Text(text))) => self.receive(&text, &outgoing).await,
+                    Some(Ok(Message::Text(text))) => self.receive(&text).await,
                     Some(Ok(Message::Binary(_))) => {
                         Err(Close(4400, "Invalid message: binary frames are not GraphQL"))
                     }
@@ -150,13 +150,12 @@ impl Connection {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
                     Some(Ok(_)) => Ok(Vec::new()),
                 },
-                Some(queued) = queued.recv() => Ok(match queued {
-                    Outgoing::Message(text) => vec![text],
-                    Outgoing::Complete(id) => {
-                        self.subscriptions.remove(&id);
-                        vec![json!({ "type": "complete", "id": id }).to_string()]
-                    }
-                }),
+                Some((id, outgoing)) = self.subscriptions.next(), if !self.subscriptions.is_empty() => {
+                    Ok(vec![match outgoing {
+                        Outgoing::Message(text) => text,
+                        Outgoing::Complete => json!({ "type": "complete", "id": id }).to_string(),
+                    }])
+                }
                 _ = shutdown.changed() => Err(Close(1001, "the server is shutting down")),
                 _ = &mut init_deadline, if !self.init_received => {
                     Err(Close(4408, "Connection initialisation timeout"))
@@ -208,9 +207,6 @@ impl Connection {
                 Err(close) => break Some(close),
             }
         };
-        for (_, task) in self.subscriptions.drain() {
-            task.abort();
-        }
         if let Some(Close(code, reason)) = close {
             let frame = CloseFrame {
                 code,
@@ -222,11 +218,7 @@ impl Connection {
     }
 
     /// Handles one client message; returns the replies to send.
-    async fn receive(
-        &mut self,
-        text: &str,
-        outgoing: &mpsc::Sender<Outgoing>,
-    ) -> Result<Vec<String>, Close> {
+    async fn receive(&mut self, text: &str) -> Result<Vec<String>, Close> {
         let message: Value =
             serde_json::from_str(text).map_err(|_| Close(4400, "Invalid message: not JSON"))?;
         let kind = message
@@ -243,11 +235,11 @@ impl Connection {
                 let payload = message
                     .get("payload")
                     .ok_or(Close(4400, "Invalid message: subscribe needs a payload"))?;
-                self.subscribe(id, payload, outgoing)
+                self.subscribe(id, payload)
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
-                if let Some(task) = id.and_then(|id| self.subscriptions.remove(id)) {
-                    task.abort();
+                if let Some(id) = id {
+                    self.subscriptions.remove(id);
                 }
                 Ok(Vec::new())
             }
@@ -284,16 +276,10 @@ impl Connection {
         Ok(vec![json!({ "type": "connection_ack" }).to_string()])
     }
 
-    fn subscribe(
-        &mut self,
-        id: &str,
-        payload: &Value,
-        outgoing: &mpsc::Sender<Outgoing>,
-    ) -> Result<Vec<String>, Close> {
+    fn subscribe(&mut self, id: &str, payload: &Value) -> Result<Vec<String>, Close> {
         let Some(principal) = self.principal else {
             return Err(Close(4401, "Unauthorized"));
         };
-        self.subscriptions.retain(|_, task| !task.is_finished());
         if self.subscriptions.contains_key(id) {
             return match self.protocol {
                 Protocol::TransportWs => Err(Close(4409, "Subscriber for this id already exists")),
@@ -328,52 +314,72 @@ impl Connection {
                 return Ok(vec![error_message(id, &[refusal])]);
             }
         };
-        let mut replies = live::run(
+        let replies = live::run(
             &self.state.schema,
             &self.state.services,
             principal,
             self.client_ip,
             request,
         );
-        let key = id.to_owned();
-        let (id, outgoing, next) = (id.to_owned(), outgoing.clone(), self.protocol.next());
         let metrics = self.state.metrics.clone();
         metrics.record_operation(operation.as_deref(), None);
-        let task = tokio::spawn(
-            async move {
-                let _running = metrics.subscription();
-                let mut first = true;
-                while let Some(reply) = replies.next().await {
-                    let (message, refused) = match reply {
-                        Reply::Shared(payload) => (shared_message(next, &id, &payload), false),
-                        Reply::Response(response) => {
-                            let mut response = *response;
-                            code_uncoded(&mut response.errors);
-                            // An operation refused before it ran (invalid,
-                            // forbidden) is an `error`, which ends it;
-                            // anything else is a result.
-                            let refused = first
-                                && response.data == async_graphql::Value::Null
-                                && response.is_err();
-                            metrics.record_errors(response.errors.iter().map(error_code));
-                            let message = match refused {
-                                true => error_message(&id, &response.errors),
-                                false => protocol_message(next, &id, &response),
-                            };
-                            (message, refused)
-                        }
-                    };
-                    first = false;
-                    if outgoing.send(Outgoing::Message(message)).await.is_err() || refused {
-                        return;
-                    }
-                }
-                let _ = outgoing.send(Outgoing::Complete(id)).await;
-            }
-            .in_current_span(),
-        );
-        self.subscriptions.insert(key, task);
+        let messages = Messages {
+            id: id.to_owned(),
+            next: self.protocol.next(),
+            first: true,
+            _running: metrics.subscription(),
+            metrics,
+        };
+        self.subscriptions.insert(id.to_owned(), messages.of(replies));
         Ok(Vec::new())
+    }
+}
+
+/// Turns an operation's replies into the messages of the protocol.
+struct Messages {
+    id: String,
+    next: &'static str,
+    first: bool,
+    metrics: Arc<Metrics>,
+    /// Counts the operation as running while its stream lives.
+    _running: GaugeGuard,
+}
+
+impl Messages {
+    /// The messages, ending with `complete`, or with an `error` when the
+    /// operation is refused before it runs (invalid, forbidden).
+    fn of(self, replies: BoxStream<'static, Reply>) -> BoxStream<'static, Outgoing> {
+        stream::unfold(Some((self, replies)), |state| async move {
+            let (mut messages, mut replies) = state?;
+            match replies.next().await {
+                None => Some((Outgoing::Complete, None)),
+                Some(reply) => {
+                    let (message, refused) = messages.message(reply);
+                    let state = (!refused).then_some((messages, replies));
+                    Some((Outgoing::Message(message), state))
+                }
+            }
+        })
+        .boxed()
+    }
+
+    fn message(&mut self, reply: Reply) -> (String, bool) {
+        let first = std::mem::replace(&mut self.first, false);
+        match reply {
+            Reply::Shared(payload) => (shared_message(self.next, &self.id, &payload), false),
+            Reply::Response(response) => {
+                let mut response = *response;
+                code_uncoded(&mut response.errors);
+                let refused =
+                    first && response.data == async_graphql::Value::Null && response.is_err();
+                self.metrics
+                    .record_errors(response.errors.iter().map(error_code));
+                match refused {
+                    true => (error_message(&self.id, &response.errors), true),
+                    false => (protocol_message(self.next, &self.id, &response), false),
+                }
+            }
+        }
     }
 }
 
