@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::StreamMap;
 use tracing::Instrument;
 
@@ -330,7 +330,8 @@ impl Connection {
             _running: metrics.subscription(),
             metrics,
         };
-        self.subscriptions.insert(id.to_owned(), messages.of(replies));
+        self.subscriptions
+            .insert(id.to_owned(), messages.of(replies));
         Ok(Vec::new())
     }
 }
