@@ -5,9 +5,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
+pub use super::changes::{ACTIONS, Target};
+
+use super::DomainError;
+use super::changes::Change;
 use super::members::Membership;
 use super::pagination::{Page, PageArgs, id_window};
-use super::{DomainError, Role, webhooks};
+use super::webhooks::queue;
 use crate::db::schema::{audit_events, users};
 use crate::db::{Conn, with_conn};
 
@@ -34,82 +38,6 @@ pub struct AuditEvent {
     pub target_email: Option<String>,
     pub details: Option<String>,
     pub created_at: NaiveDateTime,
-}
-
-/// Every action the audit log records: the event types of webhooks too.
-pub const ACTIONS: &[&str] = &[
-    "organization.created",
-    "organization.updated",
-    "credits.added",
-    "credits.distributed",
-    "credits.reclaimed",
-    "seats.limits_set",
-    "seat.assigned",
-    "member.invited",
-    "member.reinvited",
-    "member.invitation_resent",
-    "member.invitation_revoked",
-    "member.bulk_invited",
-    "member.joined",
-    "member.role_changed",
-    "member.removed",
-    "member.left",
-    "ownership.transferred",
-    "service_key.created",
-    "service_key.revoked",
-    "webhook_endpoint.created",
-    "webhook_endpoint.updated",
-    "webhook_endpoint.deleted",
-];
-
-/// Who a change was about: a member, or just an address.
-pub enum Target<'a> {
-    Nobody,
-    /// A member as the change left them (a removed one: as they were).
-    Member {
-        member: &'a Membership,
-        /// Their user's address, when the caller has it at hand.
-        email: Option<&'a str>,
-        /// The role the change moved them from.
-        previous_role: Option<Role>,
-    },
-    Email(&'a str),
-}
-
-impl<'a> Target<'a> {
-    pub fn member(member: &'a Membership) -> Target<'a> {
-        Target::Member {
-            member,
-            email: None,
-            previous_role: None,
-        }
-    }
-
-    pub fn with_previous_role(self, role: Role) -> Target<'a> {
-        match self {
-            Target::Member { member, email, .. } => Target::Member {
-                member,
-                email,
-                previous_role: Some(role),
-            },
-            other => other,
-        }
-    }
-
-    pub fn with_email(self, address: &'a str) -> Target<'a> {
-        match self {
-            Target::Member {
-                member,
-                previous_role,
-                ..
-            } => Target::Member {
-                member,
-                email: Some(address),
-                previous_role,
-            },
-            other => other,
-        }
-    }
 }
 
 /// Records `action` by `actor_id` in the organization, in the caller's
@@ -157,18 +85,7 @@ pub async fn record(
         details: &details,
         at: created_at,
     };
-    webhooks::enqueue(tx, &change).await
-}
-
-/// A recorded change, as webhooks describe it.
-pub struct Change<'a> {
-    pub organization_id: i64,
-    pub actor_id: i64,
-    pub action: &'static str,
-    pub target: &'a Target<'a>,
-    pub target_email: Option<&'a str>,
-    pub details: &'a Value,
-    pub at: NaiveDateTime,
+    queue::enqueue(tx, &change).await
 }
 
 /// The email of a member's user, for the audit row that names them.

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod attempts;
 pub mod audit;
 pub mod bulk_invitations;
+mod changes;
 pub mod credits;
 mod error;
 pub mod identities;

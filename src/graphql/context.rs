@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use super::error;
-use super::live::Renders;
 use super::loaders::Loaders;
+use super::renders::Renders;
 use crate::db::Db;
 use crate::domain::accounts::AccountSettings;
 use crate::domain::attempts::Attempts;

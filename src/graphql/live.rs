@@ -10,7 +10,7 @@
 //! depends only on its standing in the event's organization and on whether
 //! the event is about itself: that is its [`Class`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -19,11 +19,11 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, Variables};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
-use tokio::sync::OnceCell;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::OrgSchema;
 use super::context::{RequestContext, Services};
+use super::renders::{Class, RenderKey};
 use crate::db::Db;
 use crate::domain::access;
 use crate::domain::live_events::{self, LiveEvent, MembershipEvent, Replay};
@@ -33,8 +33,6 @@ use crate::events::Delivered;
 
 /// Events read back per query when replaying.
 const REPLAY_BATCH: i64 = 256;
-/// Renders kept: those of the last few events (a fan-out uses its event's).
-const RENDERS_KEPT: usize = 4096;
 
 /// What one operation over WebSocket sends.
 pub enum Reply {
@@ -188,54 +186,6 @@ impl Renderer {
             })
             .await;
         Reply::Shared(payload.clone())
-    }
-}
-
-/// What a subscriber may see of an event: everything a membership event's
-/// fields read of their principal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Class {
-    /// The event is the subscriber's own (its viewer stream).
-    Own,
-    /// A member of the event's organization, with this role; `is_subject`
-    /// when the event is about them.
-    Member { role: Role, is_subject: bool },
-    /// A service key of the event's organization.
-    Service,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct RenderKey {
-    seq: i64,
-    operation: u64,
-    class: Class,
-}
-
-/// The payloads rendered lately, each once.
-#[derive(Default)]
-pub struct Renders(Mutex<RenderMap>);
-
-#[derive(Default)]
-struct RenderMap {
-    cells: HashMap<RenderKey, Arc<OnceCell<Arc<str>>>>,
-    order: VecDeque<RenderKey>,
-}
-
-impl Renders {
-    fn cell(&self, key: RenderKey) -> Arc<OnceCell<Arc<str>>> {
-        let mut map = self.0.lock().expect("not poisoned");
-        if let Some(cell) = map.cells.get(&key) {
-            return cell.clone();
-        }
-        if map.order.len() == RENDERS_KEPT
-            && let Some(oldest) = map.order.pop_front()
-        {
-            map.cells.remove(&oldest);
-        }
-        let cell = Arc::new(OnceCell::new());
-        map.cells.insert(key, cell.clone());
-        map.order.push_back(key);
-        cell
     }
 }
 

@@ -9,6 +9,7 @@ pub mod live;
 mod loaders;
 mod mutation;
 mod query;
+mod renders;
 mod subscription;
 mod text_input;
 mod types;

@@ -5,13 +5,14 @@
 
 mod deliveries;
 mod destination;
+pub(super) mod queue;
 mod signature;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub use deliveries::{
     Attempt, Delivery, DeliveryState, Outcome, claim, count_deliveries, deliveries_by_ids,
@@ -21,11 +22,11 @@ pub use deliveries::{
 pub use destination::{WebhookSettings, forbidden};
 pub use signature::{new_secret, sign};
 
-use super::audit::{self, ACTIONS, Change, Target};
+use super::audit::{self, ACTIONS, Target};
 use super::pagination::{Page, PageArgs, id_window};
-use super::{DomainError, Permission, access, now, tokens};
-use crate::db::schema::{organizations, users, webhook_deliveries, webhook_endpoints};
-use crate::db::{Conn, Db, insert_all, with_conn};
+use super::{DomainError, Permission, access, now};
+use crate::db::schema::{webhook_deliveries, webhook_endpoints};
+use crate::db::{Conn, Db, with_conn};
 use crate::ids::{self, Kind};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -46,12 +47,6 @@ impl Endpoint {
     pub fn event_types(&self) -> Vec<String> {
         serde_json::from_str(&self.stored_event_types).unwrap_or_default()
     }
-}
-
-/// Whether an endpoint of these event types wants `action`.
-fn wants(stored_event_types: &str, action: &str) -> bool {
-    let types: Vec<String> = serde_json::from_str(stored_event_types).unwrap_or_default();
-    types.is_empty() || types.iter().any(|t| t == action)
 }
 
 #[derive(Insertable)]
@@ -264,98 +259,4 @@ pub async fn count_endpoints(
         .filter(webhook_endpoints::organization_id.eq(organization_id))
         .count();
     Ok(with_conn!(conn, |c| query.get_result(c).await)?)
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = webhook_deliveries)]
-struct NewDelivery {
-    endpoint_id: i64,
-    message_id: String,
-    event_type: &'static str,
-    payload: String,
-    next_attempt_at: NaiveDateTime,
-    created_at: NaiveDateTime,
-}
-
-/// Queues `change` for every enabled endpoint of its organization that
-/// wants it, in the caller's transaction. Without such an endpoint this is
-/// one indexed read.
-pub(super) async fn enqueue(tx: &mut Conn<'_>, change: &Change<'_>) -> Result<(), DomainError> {
-    let query = webhook_endpoints::table
-        .filter(webhook_endpoints::organization_id.eq(change.organization_id))
-        .filter(webhook_endpoints::enabled.eq(true))
-        .select((webhook_endpoints::id, webhook_endpoints::event_types));
-    let endpoints: Vec<(i64, String)> = with_conn!(tx, |c| query.load(c).await)?;
-    let wanting: Vec<i64> = endpoints
-        .into_iter()
-        .filter(|(_, types)| wants(types, change.action))
-        .map(|(id, _)| id)
-        .collect();
-    if wanting.is_empty() {
-        return Ok(());
-    }
-    let payload = payload(tx, change).await?.to_string();
-    let rows: Vec<NewDelivery> = wanting
-        .into_iter()
-        .map(|endpoint_id| NewDelivery {
-            endpoint_id,
-            message_id: format!("msg_{}", &tokens::new_token()[..22]),
-            event_type: change.action,
-            payload: payload.clone(),
-            next_attempt_at: change.at,
-            created_at: change.at,
-        })
-        .collect();
-    insert_all!(tx, webhook_deliveries::table, rows)?;
-    Ok(())
-}
-
-/// The message body: `{"type", "timestamp", "data"}`, where `data` says
-/// what a receiver needs without calling back (see the README's table).
-async fn payload(tx: &mut Conn<'_>, change: &Change<'_>) -> Result<Value, DomainError> {
-    let organization = organizations::table
-        .find(change.organization_id)
-        .select((organizations::slug, organizations::name));
-    let (slug, name): (String, String) = with_conn!(tx, |c| organization.first(c).await)?;
-    let actor = users::table.find(change.actor_id).select(users::email);
-    let actor_email: Option<String> = with_conn!(tx, |c| actor.first(c).await.optional())?;
-    let user_id = |id: i64| ids::encode(Kind::User, id);
-    let (member, user, previous_role) = match change.target {
-        Target::Member {
-            member,
-            previous_role,
-            ..
-        } => (
-            json!({
-                "id": ids::encode(Kind::Member, member.id),
-                "role": member.role.as_str(),
-                "credits": member.credits,
-                "seat": member.seat.as_str(),
-            }),
-            json!({ "id": user_id(member.user_id), "email": change.target_email }),
-            json!(previous_role.map(|role| role.as_str())),
-        ),
-        Target::Nobody | Target::Email(_) => (Value::Null, Value::Null, Value::Null),
-    };
-    let email = match change.target {
-        Target::Email(email) => json!(email),
-        _ => Value::Null,
-    };
-    Ok(json!({
-        "type": change.action,
-        "timestamp": change.at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "data": {
-            "organization": {
-                "id": ids::encode(Kind::Organization, change.organization_id),
-                "slug": slug,
-                "name": name,
-            },
-            "actor": { "id": user_id(change.actor_id), "email": actor_email },
-            "member": member,
-            "user": user,
-            "previousRole": previous_role,
-            "email": email,
-            "change": change.details,
-        },
-    }))
 }
