@@ -345,6 +345,8 @@ describe('the members console in Chromium', () => {
     await tab(watcher, 'Audit log').waitFor(LIVE);
     await watcher.getByText(`Your role is now Admin (changed by ${owner.name}).`).waitFor();
     await watcher.getByText('You are Admin').waitFor();
+    // The members table refetches on the event: the manager's own row says Admin.
+    await memberRow(watcher, manager.email).getByText('Admin', { exact: true }).waitFor(LIVE);
     assert.equal(await watcher.evaluate(() => window.stillTheSamePage), true, 'the page was not reloaded');
     await shot(watcher, 'live-role');
   });
