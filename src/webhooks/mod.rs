@@ -86,9 +86,10 @@ impl WebhookWorker {
         let mut endpoints = JoinSet::new();
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         let mut commits = self.db.commits();
+        let busy_now =
+            || -> Vec<i64> { busy.lock().expect("not poisoned").iter().copied().collect() };
         while !*stopped.borrow() {
-            let exclude: Vec<i64> = busy.lock().expect("not poisoned").iter().copied().collect();
-            match webhooks::due_endpoints(&self.db, exclude, 100).await {
+            match webhooks::due_endpoints(&self.db, busy_now(), 100).await {
                 Ok(due) => {
                     for endpoint_id in due {
                         busy.lock().expect("not poisoned").insert(endpoint_id);
@@ -101,7 +102,7 @@ impl WebhookWorker {
                 }
                 Err(error) => tracing::warn!(error = ?error, "cannot read the webhook queue"),
             }
-            let wait = self.until_next_due().await;
+            let wait = self.until_next_due(busy_now()).await;
             tokio::select! {
                 _ = commits.changed() => {
                     // A burst of commits is looked at once.
@@ -117,9 +118,10 @@ impl WebhookWorker {
         while endpoints.join_next().await.is_some() {}
     }
 
-    /// How long until a delivery comes due, at most [`IDLE`].
-    async fn until_next_due(&self) -> Duration {
-        match webhooks::next_due(&self.db).await {
+    /// How long until a delivery of an endpoint not in `busy` comes due, at
+    /// most [`IDLE`]. (A busy endpoint's task ending wakes the worker.)
+    async fn until_next_due(&self, busy: Vec<i64>) -> Duration {
+        match webhooks::next_due(&self.db, busy).await {
             Ok(Some(due)) => (due - crate::domain::now())
                 .to_std()
                 .unwrap_or_default()

@@ -289,13 +289,15 @@ pub async fn redeliver(db: &Db, actor_id: i64, delivery_id: i64) -> Result<Deliv
     .await
 }
 
-/// When the next pending delivery comes due (claimed ones: when their
-/// claim lapses), if any is pending.
-pub async fn next_due(db: &Db) -> Result<Option<NaiveDateTime>, DomainError> {
-    db.read(|c| {
+/// When the next pending delivery of an endpoint not in `busy` comes due
+/// (claimed ones: when their claim lapses), if any is pending. A busy
+/// endpoint's task takes its due deliveries itself.
+pub async fn next_due(db: &Db, busy: Vec<i64>) -> Result<Option<NaiveDateTime>, DomainError> {
+    db.read(move |c| {
         async move {
             let query = webhook_deliveries::table
                 .filter(webhook_deliveries::status.eq(DeliveryState::Pending))
+                .filter(webhook_deliveries::endpoint_id.ne_all(busy))
                 .select(diesel::dsl::min(webhook_deliveries::next_attempt_at));
             Ok(with_conn!(c, |c| query.get_result(c).await)?)
         }
