@@ -18,7 +18,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 mod support;
 
-use support::{ServerProcess, cpu, graphql, memory_kib, quantile_ms, scratch};
+use support::{
+    ServerProcess, cpu, graphql, join_by_invitation, memory_kib, quantile_ms, scratch, sign_up,
+};
 
 const ROUNDS: usize = 5;
 
@@ -32,15 +34,6 @@ async fn main() {
     for n in [1_000, 10_000] {
         run(n).await;
     }
-}
-
-async fn sign_up(http: &reqwest::Client, url: &str, email: &str) -> String {
-    let query = "mutation($input: SignUpInput!) { signUp(input: $input) { token } }";
-    let input = json!({ "input": { "email": email, "name": email, "password": "benchmark" } });
-    graphql(http, url, None, query, input).await["signUp"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn run(n: usize) {
@@ -61,15 +54,14 @@ async fn run(n: usize) {
         .as_str()
         .unwrap()
         .to_owned();
-    let invite = "mutation($org: ID!) { inviteMember(input: {organizationId: $org, email: \"member@example.com\", role: MEMBER}) { invitation { id } } }";
-    graphql(&http, &url, Some(&owner), invite, json!({ "org": org })).await;
-    let token = invitation_token(&server.dir.join("mail")).await;
-    graphql(
+    join_by_invitation(
         &http,
-        &url,
-        Some(&member),
-        "mutation($t: String!) { acceptInvitation(input: {token: $t}) { member { id } } }",
-        json!({ "t": token }),
+        &server,
+        &owner,
+        &org,
+        "member@example.com",
+        "MEMBER",
+        &member,
     )
     .await;
     let members = graphql(
@@ -160,23 +152,4 @@ async fn run(n: usize) {
     for client in clients {
         client.abort();
     }
-}
-
-/// The token of the one invitation email the server wrote as a file.
-async fn invitation_token(mail_dir: &std::path::Path) -> String {
-    for _ in 0..100 {
-        if let Some(entry) = std::fs::read_dir(mail_dir).ok().and_then(|mut d| d.next()) {
-            let text = std::fs::read_to_string(entry.unwrap().path())
-                .unwrap()
-                .replace("=\r\n", "")
-                .replace("=3D", "=");
-            let start = text.find("token=").unwrap() + "token=".len();
-            return text[start..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no invitation email was written");
 }

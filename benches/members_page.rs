@@ -12,24 +12,16 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{ServerProcess, drop_database, graphql, memory_kib, orgql, quantile_ms, scratch};
+use support::{
+    MEMBERS_PAGE, ServerProcess, closed_loop, drop_database, graphql, memory_kib, quantile_ms,
+    scratch, seed,
+};
 
 const CLIENTS: usize = 64;
 const SIZES: [usize; 2] = [1_000, 100_000];
-
-const PAGE: &str = "query Page($org: ID!, $after: String, $order: MemberOrder) {
-  organization(id: $org) {
-    members(first: 50, after: $after, orderBy: $order) {
-      totalCount
-      edges { cursor node { id role permissions credits seat joinedAt user { id email name } } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}";
 
 #[tokio::main]
 async fn main() {
@@ -88,13 +80,8 @@ async fn run(
     length: Duration,
 ) -> Vec<Duration> {
     let (dir, database_url) = scratch(database_url);
-    let seeded: Value = serde_json::from_str(&orgql(
-        &database_url,
-        &["seed", "--members", &size.to_string()],
-    ))
-    .unwrap();
-    let org = seeded["organizationId"].as_str().unwrap().to_owned();
-    let token = seeded["ownerToken"].as_str().unwrap().to_owned();
+    let seeded = seed(&database_url, size);
+    let (org, token) = (seeded.org, seeded.owner_token);
     let server = ServerProcess::start(dir, database_url, &[]).await;
     let http = reqwest::Client::new();
     let pid = server.child.id();
@@ -104,13 +91,18 @@ async fn run(
         let middle = cursor_at(&http, &server.url, &token, &org, &order_by, size / 2).await;
         for (page, after) in [("first", None), ("middle", Some(middle))] {
             let variables = json!({ "org": org, "after": after, "order": order_by });
-            let (throughput, latencies) = load(&http, &server.url, &token, variables, length).await;
+            let body = json!({ "query": MEMBERS_PAGE, "variables": variables }).to_string();
+            let load = closed_loop(&http, &server, &token, &[body], CLIENTS, length, |page| {
+                page.len() > 1000 // a page of members
+            })
+            .await;
+            let (throughput, latencies) = (load.per_second(), &load.latencies);
             println!(
                 "{backend:<11} {size:>8} {:<17} {throughput:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>9.1}",
                 format!("{page}, {}", order.to_lowercase()),
-                quantile_ms(&latencies, 0.5),
-                quantile_ms(&latencies, 0.99),
-                quantile_ms(&latencies, 1.0),
+                quantile_ms(latencies, 0.5),
+                quantile_ms(latencies, 0.99),
+                quantile_ms(latencies, 1.0),
                 memory_kib(pid, "VmHWM:") as f64 / 1024.0
             );
         }
@@ -144,59 +136,6 @@ async fn cursor_at(
     after.as_str().unwrap().to_owned()
 }
 
-/// Runs the page query from CLIENTS clients for `length`: requests per
-/// second and sorted latencies.
-async fn load(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    variables: Value,
-    length: Duration,
-) -> (f64, Vec<Duration>) {
-    let body = Arc::new(json!({ "query": PAGE, "variables": variables }).to_string());
-    // Warm the connections and the caches.
-    let warm_until = Instant::now() + Duration::from_millis(500);
-    let deadline = warm_until + length;
-    let clients = (0..CLIENTS).map(|_| {
-        let (http, url, token, body) = (
-            http.clone(),
-            format!("{url}/graphql"),
-            token.to_owned(),
-            body.clone(),
-        );
-        tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let started = Instant::now();
-                if started >= deadline {
-                    return latencies;
-                }
-                let response = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(body.as_str().to_owned())
-                    .send()
-                    .await
-                    .unwrap();
-                let bytes = response.bytes().await.unwrap();
-                if started >= warm_until {
-                    latencies.push(started.elapsed());
-                }
-                debug_assert!(!bytes.windows(8).any(|w| w == b"\"errors\""));
-                assert!(bytes.len() > 1000, "a page of members");
-            }
-        })
-    });
-    let mut latencies: Vec<Duration> = futures_util::future::join_all(clients)
-        .await
-        .into_iter()
-        .flat_map(Result::unwrap)
-        .collect();
-    latencies.sort();
-    (latencies.len() as f64 / length.as_secs_f64(), latencies)
-}
-
 async fn role_change_latencies(
     http: &reqwest::Client,
     url: &str,
@@ -211,22 +150,10 @@ async fn role_change_latencies(
         json!({ "org": org }),
     )
     .await;
-    let member = members["organization"]["members"]["nodes"][0]["id"].clone();
-    let change = "mutation($m: ID!, $role: AssignableRole!) { updateMemberRole(input: {memberId: $m, role: $role}) { member { role } } }";
-    let mut latencies = Vec::new();
-    for n in 0..200 {
-        let role = ["MANAGER", "MEMBER"][n % 2];
-        let started = Instant::now();
-        graphql(
-            http,
-            url,
-            Some(token),
-            change,
-            json!({ "m": member, "role": role }),
-        )
-        .await;
-        latencies.push(started.elapsed());
-    }
+    let member = members["organization"]["members"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap();
+    let mut latencies = support::role_changes(http, url, token, member, 200).await;
     latencies.sort();
     latencies
 }
