@@ -196,7 +196,8 @@ pub struct Db {
     pools: Pools,
     statements: Arc<AtomicU64>,
     local_notifications: Arc<OnceLock<LocalNotifications>>,
-    /// How many write transactions this process has committed.
+    /// How many changes (write transactions other than a worker's
+    /// progress) this process has committed.
     commits: Arc<watch::Sender<u64>>,
 }
 
@@ -342,6 +343,28 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        self.transaction(Write::Change, work).await
+    }
+
+    /// Like [`Db::write`], for a worker's record of its own progress (a
+    /// claim, an attempt's outcome) on work it does at least once anyway:
+    /// it wakes no worker, and on PostgreSQL its commit does not wait for
+    /// the WAL flush, so it does not queue behind the changes it serves.
+    /// (A database crash may lose the last such records: the work is then
+    /// done again, which at least once allows.)
+    pub async fn write_progress<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.transaction(Write::Progress, work).await
+    }
+
+    async fn transaction<T, E>(&self, kind: Write, work: impl Work<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let mut pooled = self.pooled().await?;
         let local_notifications = self.local_notifications.clone();
         let commits = self.commits.clone();
@@ -352,10 +375,17 @@ impl Db {
                 Pooled::Sqlite(c) => Conn::Sqlite(c, Some(&mut staged)),
             };
             begin(&mut conn).await.map_err(DbError::from)?;
+            if let (Write::Progress, Conn::Postgres(c)) = (kind, &mut conn) {
+                c.batch_execute("SET LOCAL synchronous_commit = off")
+                    .await
+                    .map_err(DbError::from)?;
+            }
             match work(&mut conn).await {
                 Ok(value) => {
                     with_conn!(&mut conn, |c| commit(c).await).map_err(DbError::from)?;
-                    commits.send_modify(|count| *count += 1);
+                    if kind == Write::Change {
+                        commits.send_modify(|count| *count += 1);
+                    }
                     if let Some(deliver) = local_notifications.get().filter(|_| !staged.is_empty())
                     {
                         deliver(staged);
@@ -383,8 +413,9 @@ impl Db {
         .is_ok()
     }
 
-    /// Changes after each write transaction of this process commits: a
-    /// worker that drains an outbox waits on it rather than polling.
+    /// Changes after each change this process commits (a worker's progress
+    /// aside): a worker that drains an outbox waits on it rather than
+    /// polling.
     pub fn commits(&self) -> watch::Receiver<u64> {
         self.commits.subscribe()
     }
@@ -393,6 +424,13 @@ impl Db {
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
+}
+
+/// What a write transaction is: see [`Db::write`] and [`Db::write_progress`].
+#[derive(Clone, Copy, PartialEq)]
+enum Write {
+    Change,
+    Progress,
 }
 
 /// How the pool makes a connection: it counts statements, runs `setup_sql`

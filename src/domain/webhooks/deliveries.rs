@@ -110,7 +110,7 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<Attempt>, DomainError> {
     let instance = instance.to_owned();
-    db.write(move |tx| {
+    db.write_progress(move |tx| {
         async move {
             let endpoint = webhook_endpoints::table
                 .find(endpoint_id)
@@ -190,7 +190,7 @@ pub async fn record_outcome(
     lease: Duration,
 ) -> Result<DeliveryState, DomainError> {
     let (id, attempts, created_at) = (attempt.delivery_id, attempt.attempts, attempt.created_at);
-    db.write(move |tx| {
+    db.write_progress(move |tx| {
         async move {
             let at = now();
             if !still_claimed.is_empty() {
