@@ -88,6 +88,18 @@ impl Drop for NodeFixture {
     }
 }
 
+/// POSTs `body` to a fixture's control API, which must accept it; its answer.
+async fn control(http: &reqwest::Client, url: String, body: Value) -> Value {
+    let response = http.post(&url).json(&body).send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {text}");
+    match text.is_empty() {
+        true => Value::Null,
+        false => serde_json::from_str(&text).unwrap_or_else(|_| panic!("{url}: not JSON: {text}")),
+    }
+}
+
 /// The OpenID provider (oauth2-mock-server) with its control API.
 pub struct OidcProvider {
     fixture: Option<NodeFixture>,
@@ -135,19 +147,7 @@ impl OidcProvider {
     }
 
     async fn control(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/control/{path}", self.issuer))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "control/{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
+        control(&self.http, format!("{}/control/{path}", self.issuer), body).await
     }
 
     /// A token the provider signs: `options` as its control API takes them
@@ -228,18 +228,7 @@ impl WebhookReceiver {
         body.as_object_mut()
             .unwrap()
             .extend(behaviour.as_object().cloned().unwrap_or_default());
-        let response = self
-            .http
-            .post(format!("{}/control/endpoints", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{}",
-            response.text().await.unwrap()
-        );
+        control(&self.http, format!("{}/control/endpoints", self.url), body).await;
     }
 
     /// What the endpoint `name` received, in arrival order.
