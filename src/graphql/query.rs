@@ -82,20 +82,10 @@ impl Query {
                 let found = state
                     .db()
                     .read(move |c| {
-                        async move {
-                            let Some(delivery) = webhooks::deliveries_by_ids(c, &[id]).await?.pop()
-                            else {
-                                return Ok(None);
-                            };
-                            let endpoint_id = [delivery.endpoint_id];
-                            let endpoint = webhooks::endpoints_by_ids(c, &endpoint_id).await?;
-                            let organization = endpoint.first().map(|e| e.organization_id);
-                            Ok::<_, DomainError>(organization.map(|o| (o, delivery)))
-                        }
-                        .boxed()
+                        async move { webhooks::delivery_in_organization(c, id).await }.boxed()
                     })
                     .await?;
-                let Some((organization_id, delivery)) = found else {
+                let Some((delivery, organization_id)) = found else {
                     return Ok(None);
                 };
                 readable(ctx, organization_id, Readable::WebhookEndpoints)

@@ -487,6 +487,48 @@ async fn endpoints_are_managed_by_those_who_manage_the_organization() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_and_deliveries_are_nodes_for_those_who_manage_the_organization() {
+    let receiver = WebhookReceiver::start();
+    let app = spawn().await;
+    let (owner, ada, org, ada_member) = owner_and_ada(&app).await;
+    let endpoint_id = endpoint(&owner, &org, &receiver, "n", json!([]), json!({})).await;
+    owner
+        .ok(
+            "mutation($m: ID!) { updateMemberRole(input: {memberId: $m, role: MANAGER}) { member { role } } }",
+            json!({ "m": ada_member }),
+        )
+        .await;
+    receiver.wait_for("n", 1, Duration::from_secs(20)).await;
+    let listed = owner.ok(DELIVERIES, json!({ "org": org })).await;
+    let delivery_id = listed["organization"]["webhookEndpoints"]["nodes"][0]["deliveries"]["nodes"]
+        [0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let node = "query($id: ID!) { node(id: $id) { __typename ... on WebhookEndpoint { id } ... on WebhookDelivery { id eventType } } }";
+    let endpoint_node = owner.ok(node, json!({ "id": endpoint_id })).await;
+    assert_eq!(
+        endpoint_node["node"],
+        json!({ "__typename": "WebhookEndpoint", "id": endpoint_id })
+    );
+    let delivery_node = owner.ok(node, json!({ "id": delivery_id })).await;
+    assert_eq!(
+        delivery_node["node"],
+        json!({ "__typename": "WebhookDelivery", "id": delivery_id, "eventType": "member.role_changed" })
+    );
+    // A manager, and someone of another organization, see neither.
+    let stranger = app.sign_up("stranger@example.com").await;
+    stranger.create_org("Elsewhere").await;
+    for who in [&ada, &stranger] {
+        for id in [&endpoint_id, &delivery_id] {
+            let seen = who.ok(node, json!({ "id": id })).await;
+            assert_eq!(seen["node"], Value::Null, "{id}");
+        }
+    }
+}
+
 /// The server binary on a database of the test's own, killed with SIGKILL
 /// while deliveries are pending, then started again: every message arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -345,6 +345,21 @@ pub async fn deliveries_by_ids(
         .await)?)
 }
 
+/// A delivery with the organization of its endpoint, if it exists.
+pub async fn delivery_in_organization(
+    conn: &mut Conn<'_>,
+    id: i64,
+) -> Result<Option<(Delivery, i64)>, DomainError> {
+    let query = webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::id.eq(id));
+    Ok(with_conn!(conn, |c| query
+        .select((Delivery::as_select(), webhook_endpoints::organization_id))
+        .first(c)
+        .await
+        .optional())?)
+}
+
 /// One page of an endpoint's deliveries, newest first.
 pub async fn list_deliveries(
     conn: &mut Conn<'_>,

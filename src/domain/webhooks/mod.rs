@@ -16,8 +16,8 @@ use serde_json::json;
 
 pub use deliveries::{
     Attempt, Delivery, DeliveryState, Outcome, claim, count_deliveries, deliveries_by_ids,
-    due_endpoints, list_deliveries, next_due, pending, prune, record_outcome, redeliver,
-    release_claims_of,
+    delivery_in_organization, due_endpoints, list_deliveries, next_due, pending, prune,
+    record_outcome, redeliver, release_claims_of,
 };
 pub use destination::{WebhookSettings, forbidden};
 pub use signature::{new_secret, sign};
