@@ -5,6 +5,9 @@ use orgql::config::{Cli, Command, LogFormat};
 use orgql::{Server, graphql, open_database};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
