@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use async_graphql::{Request, ServerError, Variables};
@@ -13,8 +14,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
@@ -124,8 +125,7 @@ struct Connection {
 struct Close(u16, &'static str);
 
 impl Connection {
-    async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
+    async fn run(mut self, mut socket: WebSocket) {
         let mut ended_credentials = self.state.services.events.ended_credentials();
         let init_deadline = tokio::time::sleep(self.state.websockets.init_timeout);
         let mut shutdown = self.state.websockets.shutdown.clone();
@@ -138,7 +138,7 @@ impl Connection {
 
         let close = loop {
             let result = tokio::select! {
-                message = stream.next() => match message {
+                message = socket.next() => match message {
                     Some(Ok(Message::Text(text))) => self.receive(&text).await,
                     Some(Ok(Message::Binary(_))) => {
                         Err(Close(4400, "Invalid message: binary frames are not GraphQL"))
@@ -189,12 +189,7 @@ impl Connection {
                         expiry_armed = true;
                     }
                     for reply in replies {
-                        let sent = tokio::time::timeout(
-                            WRITE_TIMEOUT,
-                            sink.send(Message::Text(reply.into())),
-                        )
-                        .await;
-                        if !matches!(sent, Ok(Ok(()))) {
+                        if !send(&mut socket, Message::Text(reply.into())).await {
                             // A client that does not read is dropped.
                             dropped = true;
                             break;
@@ -212,8 +207,7 @@ impl Connection {
                 code,
                 reason: Utf8Bytes::from_static(reason),
             };
-            let _ =
-                tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+            send(&mut socket, Message::Close(Some(frame))).await;
         }
     }
 
@@ -333,6 +327,22 @@ impl Connection {
         self.subscriptions
             .insert(id.to_owned(), messages.of(replies));
         Ok(Vec::new())
+    }
+}
+
+/// Sends one message; false if the client did not take it within
+/// [`WRITE_TIMEOUT`], or the connection failed. A send the socket takes at
+/// once (nearly all) arms no timer: a fan-out to thousands of connections
+/// would otherwise set and cancel one per delivery.
+async fn send(socket: &mut WebSocket, message: Message) -> bool {
+    let mut sending = std::pin::pin!(socket.send(message));
+    let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(sent) => sent.is_ok(),
+        Poll::Pending => matches!(
+            tokio::time::timeout(WRITE_TIMEOUT, sending).await,
+            Ok(Ok(()))
+        ),
     }
 }
 
