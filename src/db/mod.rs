@@ -23,7 +23,8 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
-pub use notify::{LocalNotifications, NOTIFY_CHANNEL, notify};
+use notify::Wakes;
+pub use notify::{LocalNotifications, NOTIFY_CHANNEL, Staged, notify, wake_on_commit};
 pub use url::DatabaseUrl;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
@@ -37,12 +38,12 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;";
 
-/// A connection borrowed from the pool, of either backend. Inside a SQLite
-/// write transaction it carries the notifications the transaction staged,
-/// which are handed on once it commits (PostgreSQL sends them with NOTIFY).
+/// A connection borrowed from the pool, of either backend. Inside a write
+/// transaction it carries what the transaction staged for its commit (see
+/// [`notify`]).
 pub enum Conn<'a> {
-    Postgres(&'a mut AsyncPgConnection),
-    Sqlite(&'a mut SqliteConn, Option<&'a mut Vec<String>>),
+    Postgres(&'a mut AsyncPgConnection, Option<&'a mut Staged>),
+    Sqlite(&'a mut SqliteConn, Option<&'a mut Staged>),
 }
 
 /// What the database layer itself can fail with; the layers above turn it
@@ -55,7 +56,7 @@ pub enum DbError {
     Pool(String),
     #[error("transaction task: {0}")]
     Task(String),
-    #[error("a notification was staged outside a write transaction")]
+    #[error("a notification or a wake was staged outside a write transaction")]
     NotifyOutsideTransaction,
 }
 
@@ -65,7 +66,7 @@ pub enum DbError {
 macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
         match &mut *$conn {
-            $crate::db::Conn::Postgres($c) => {
+            $crate::db::Conn::Postgres($c, _) => {
                 let $c = &mut **$c;
                 $body
             }
@@ -85,7 +86,7 @@ pub(crate) use with_conn;
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr, returning $columns:expr) => {
         match &mut *$conn {
-            $crate::db::Conn::Postgres(c) => {
+            $crate::db::Conn::Postgres(c, _) => {
                 diesel_async::RunQueryDsl::get_results(
                     diesel::insert_into($table)
                         .values($rows)
@@ -108,7 +109,7 @@ macro_rules! insert_all {
     };
     ($conn:expr, $table:expr, $rows:expr) => {
         match &mut *$conn {
-            $crate::db::Conn::Postgres(c) => {
+            $crate::db::Conn::Postgres(c, _) => {
                 diesel_async::RunQueryDsl::execute(
                     diesel::insert_into($table).values($rows),
                     &mut **c,
@@ -137,7 +138,7 @@ enum Pooled {
 impl Pooled {
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            Pooled::Postgres(c) => Conn::Postgres(c),
+            Pooled::Postgres(c) => Conn::Postgres(c, None),
             Pooled::Sqlite(c) => Conn::Sqlite(c, None),
         }
     }
@@ -189,16 +190,14 @@ pub struct PoolStatus {
 }
 
 /// The database handle shared by the whole server: a pool, a counter of the
-/// SQL statements it has run (tests read it to prove N+1-free queries), and
-/// where SQLite's committed notifications go.
+/// SQL statements it has run (tests read it to prove N+1-free queries),
+/// where SQLite's committed notifications go, and the workers' wakes.
 #[derive(Clone)]
 pub struct Db {
     pools: Pools,
     statements: Arc<AtomicU64>,
     local_notifications: Arc<OnceLock<LocalNotifications>>,
-    /// How many changes (write transactions other than a worker's
-    /// progress) this process has committed.
-    commits: Arc<watch::Sender<u64>>,
+    wakes: Arc<Wakes>,
 }
 
 impl Db {
@@ -250,7 +249,7 @@ impl Db {
             pools,
             statements,
             local_notifications: Arc::default(),
-            commits: Arc::new(watch::Sender::new(0)),
+            wakes: Arc::default(),
         };
         db.migrate().await.map_err(|reason| SetupError::Migration {
             url: url.redacted(),
@@ -348,7 +347,7 @@ impl Db {
 
     /// Like [`Db::write`], for a worker's record of its own progress (a
     /// claim, an attempt's outcome) on work it does at least once anyway:
-    /// it wakes no worker, and on PostgreSQL its commit does not wait for
+    /// it stages no wake, and on PostgreSQL its commit does not wait for
     /// the WAL flush, so it does not queue behind the changes it serves.
     /// (A database crash may lose the last such records: the work is then
     /// done again, which at least once allows.)
@@ -367,15 +366,15 @@ impl Db {
     {
         let mut pooled = self.pooled().await?;
         let local_notifications = self.local_notifications.clone();
-        let commits = self.commits.clone();
+        let wakes = self.wakes.clone();
         let task = tokio::spawn(async move {
-            let mut staged = Vec::new();
+            let mut staged = Staged::default();
             let mut conn = match &mut pooled {
-                Pooled::Postgres(c) => Conn::Postgres(c),
+                Pooled::Postgres(c) => Conn::Postgres(c, Some(&mut staged)),
                 Pooled::Sqlite(c) => Conn::Sqlite(c, Some(&mut staged)),
             };
             begin(&mut conn).await.map_err(DbError::from)?;
-            if let (Write::Progress, Conn::Postgres(c)) = (kind, &mut conn) {
+            if let (Write::Progress, Conn::Postgres(c, _)) = (kind, &mut conn) {
                 c.batch_execute("SET LOCAL synchronous_commit = off")
                     .await
                     .map_err(DbError::from)?;
@@ -383,12 +382,12 @@ impl Db {
             match work(&mut conn).await {
                 Ok(value) => {
                     with_conn!(&mut conn, |c| commit(c).await).map_err(DbError::from)?;
-                    if kind == Write::Change {
-                        commits.send_modify(|count| *count += 1);
-                    }
-                    if let Some(deliver) = local_notifications.get().filter(|_| !staged.is_empty())
+                    wakes.wake(&staged.wakes);
+                    if let Some(deliver) = local_notifications
+                        .get()
+                        .filter(|_| !staged.notifications.is_empty())
                     {
-                        deliver(staged);
+                        deliver(staged.notifications);
                     }
                     Ok(value)
                 }
@@ -413,11 +412,11 @@ impl Db {
         .is_ok()
     }
 
-    /// Changes after each change this process commits (a worker's progress
-    /// aside): a worker that drains an outbox waits on it rather than
-    /// polling.
-    pub fn commits(&self) -> watch::Receiver<u64> {
-        self.commits.subscribe()
+    /// Changes after each commit in this process that staged a wake of
+    /// `queue` ([`wake_on_commit`]): a worker that drains a queue waits on
+    /// it rather than polling, and no other commit wakes it.
+    pub fn wakes(&self, queue: &'static str) -> watch::Receiver<u64> {
+        self.wakes.sender(queue).subscribe()
     }
 
     /// SQL statements run since start, by every connection of the pool.
@@ -465,7 +464,7 @@ where
 
 async fn begin(conn: &mut Conn<'_>) -> diesel::QueryResult<()> {
     match conn {
-        Conn::Postgres(c) => diesel_async::AnsiTransactionManager::begin_transaction(*c).await,
+        Conn::Postgres(c, _) => diesel_async::AnsiTransactionManager::begin_transaction(*c).await,
         Conn::Sqlite(c, _) => {
             c.spawn_blocking(|c| {
                 diesel::connection::AnsiTransactionManager::begin_transaction_sql(

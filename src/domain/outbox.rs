@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 
 use super::{DomainError, now};
 use crate::db::schema::email_outbox;
-use crate::db::{Conn, Db, insert_all, with_conn};
+use crate::db::{self, Conn, Db, insert_all, with_conn};
 
 /// A message to send: the recipient is a checked address; the bodies are
 /// plain text and HTML.
@@ -61,7 +61,11 @@ impl QueuedMail {
     }
 }
 
-/// Queues messages in the caller's transaction, in one statement.
+/// The queue's name for its worker's wakes.
+pub const QUEUE: &str = "mail";
+
+/// Queues messages in the caller's transaction, in one statement, and has
+/// its commit wake this process's mail worker.
 pub async fn enqueue(tx: &mut Conn<'_>, mails: Vec<OutgoingMail>) -> Result<(), DomainError> {
     if mails.is_empty() {
         return Ok(());
@@ -79,7 +83,7 @@ pub async fn enqueue(tx: &mut Conn<'_>, mails: Vec<OutgoingMail>) -> Result<(), 
         })
         .collect();
     insert_all!(tx, email_outbox::table, rows)?;
-    Ok(())
+    Ok(db::wake_on_commit(tx, QUEUE)?)
 }
 
 /// Claims up to `limit` due messages for `lease`, for `instance`: no other

@@ -40,7 +40,7 @@ pub struct OutboxWorker {
     pub instance: String,
 }
 
-/// Stops the worker. (Commits wake it: every message is queued by one.)
+/// Stops the worker. (The commits that queue mail wake it.)
 pub struct OutboxHandle {
     stop: watch::Sender<bool>,
 }
@@ -59,7 +59,7 @@ impl OutboxWorker {
     }
 
     async fn run(self, mut stopped: watch::Receiver<bool>) {
-        let mut commits = self.db.commits();
+        let mut queued = self.db.wakes(outbox::QUEUE);
         // Claims this instance held when it last stopped died with it.
         match outbox::release_claims_of(&self.db, &self.instance).await {
             Ok(0) => {}
@@ -80,7 +80,7 @@ impl OutboxWorker {
                 continue;
             }
             tokio::select! {
-                _ = commits.changed() => {}
+                _ = queued.changed() => {}
                 _ = tokio::time::sleep(wait.min(IDLE)) => {}
                 _ = stopped.changed() => {}
             }

@@ -85,7 +85,7 @@ impl WebhookWorker {
         let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
         let mut endpoints = JoinSet::new();
         let mut prune = tokio::time::interval(PRUNE_EVERY);
-        let mut commits = self.db.commits();
+        let mut queued = self.db.wakes(webhooks::QUEUE);
         let busy_now =
             || -> Vec<i64> { busy.lock().expect("not poisoned").iter().copied().collect() };
         while !*stopped.borrow() {
@@ -104,7 +104,7 @@ impl WebhookWorker {
             }
             let wait = self.until_next_due(busy_now()).await;
             tokio::select! {
-                _ = commits.changed() => {
+                _ = queued.changed() => {
                     // A burst of commits is looked at once.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }

@@ -360,7 +360,7 @@ async fn private_destinations_are_refused() {
                     e::created_at.eq(orgql::domain::now()),
                 ));
                 match tx {
-                    orgql::db::Conn::Postgres(c) => {
+                    orgql::db::Conn::Postgres(c, _) => {
                         diesel_async::RunQueryDsl::execute(insert, *c).await
                     }
                     orgql::db::Conn::Sqlite(c, _) => {

@@ -231,7 +231,7 @@ async fn manageable(
 async fn lock(tx: &mut Conn<'_>, invitation_id: i64) -> Result<Option<Invitation>, DomainError> {
     let query = invitations::table.find(invitation_id);
     Ok(match tx {
-        Conn::Postgres(c) => query
+        Conn::Postgres(c, _) => query
             .select(Invitation::as_select())
             .for_update()
             .first(*c)

@@ -174,7 +174,7 @@ pub async fn share_an_organization(
 pub async fn lock(tx: &mut Conn<'_>, member_id: i64) -> Result<Membership, DomainError> {
     let query = memberships::table.find(member_id);
     let found = match tx {
-        Conn::Postgres(c) => query
+        Conn::Postgres(c, _) => query
             .select(Membership::as_select())
             .for_update()
             .first(*c)

@@ -11,8 +11,9 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
 use super::manageable;
+use super::queue::QUEUE;
 use crate::db::schema::{webhook_deliveries, webhook_endpoints};
-use crate::db::{Conn, Db, with_conn};
+use crate::db::{self, Conn, Db, with_conn};
 use crate::domain::pagination::{Page, PageArgs, id_window};
 use crate::domain::text_enum::text_enum;
 use crate::domain::{DomainError, now};
@@ -133,7 +134,7 @@ pub async fn claim(
                 .select(webhook_deliveries::id);
             // Rows another instance holds are skipped, not waited for.
             let ids: Vec<i64> = match tx {
-                Conn::Postgres(c) => due.for_update().skip_locked().load(*c).await?,
+                Conn::Postgres(c, _) => due.for_update().skip_locked().load(*c).await?,
                 Conn::Sqlite(c, _) => due.load(*c).await?,
             };
             let claim = diesel::update(webhook_deliveries::table)
@@ -278,6 +279,7 @@ pub async fn redeliver(db: &Db, actor_id: i64, delivery_id: i64) -> Result<Deliv
                 webhook_deliveries::next_attempt_at.eq(at),
             ));
             with_conn!(tx, |c| update.execute(c).await)?;
+            db::wake_on_commit(tx, QUEUE)?;
             Ok(Delivery {
                 status: DeliveryState::Pending,
                 next_attempt_at: at,

@@ -20,13 +20,14 @@ pub use deliveries::{
     record_outcome, redeliver, release_claims_of,
 };
 pub use destination::{WebhookSettings, forbidden};
+pub use queue::QUEUE;
 pub use signature::{new_secret, sign};
 
 use super::audit::{self, ACTIONS, Target};
 use super::pagination::{Page, PageArgs, id_window};
 use super::{DomainError, Permission, access, now};
 use crate::db::schema::{webhook_deliveries, webhook_endpoints};
-use crate::db::{Conn, Db, with_conn};
+use crate::db::{self, Conn, Db, with_conn};
 use crate::ids::{self, Kind};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -156,6 +157,10 @@ pub async fn update(
                 webhook_endpoints::enabled.eq(updated.enabled),
             ));
             with_conn!(tx, |c| update.execute(c).await)?;
+            if updated.enabled && !endpoint.enabled {
+                // What was queued while it was disabled is due again.
+                db::wake_on_commit(tx, queue::QUEUE)?;
+            }
             let details = json!({
                 "endpointId": ids::encode(Kind::WebhookEndpoint, endpoint_id),
                 "url": updated.url,

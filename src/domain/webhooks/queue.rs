@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::db::schema::{organizations, users, webhook_deliveries, webhook_endpoints};
-use crate::db::{Conn, insert_all, with_conn};
+use crate::db::{self, Conn, insert_all, with_conn};
 use crate::domain::changes::{Change, Target};
 use crate::domain::{DomainError, tokens};
 use crate::ids::{self, Kind};
@@ -35,6 +35,9 @@ struct Context {
     name: String,
     actor_email: Option<String>,
 }
+
+/// The queue's name for its worker's wakes.
+pub const QUEUE: &str = "webhooks";
 
 /// Queues `change` for every enabled endpoint of its organization that
 /// wants it, in the caller's transaction. One indexed read brings the
@@ -89,7 +92,7 @@ pub(in crate::domain) async fn enqueue(
         })
         .collect();
     insert_all!(tx, webhook_deliveries::table, rows)?;
-    Ok(())
+    Ok(db::wake_on_commit(tx, QUEUE)?)
 }
 
 /// The message body: `{"type", "timestamp", "data"}`, where `data` says
