@@ -1,6 +1,7 @@
 //! The mail outbox across a crash: at least once, a repeat only for a
 //! message the SMTP server accepted just before the process died, with the
-//! same Message-ID, and no wait for claims the dead process held.
+//! same Message-ID, and no wait for claims the dead process held; and what
+//! wakes the workers.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -90,4 +91,48 @@ async fn mail_survives_a_kill_with_at_most_a_repeat_of_the_same_message_id() {
         "{invitees} invitations: {before_kill} mails sent before the kill, all {invitees} {:.1} s after the restart, {repeats} repeated (same Message-ID)",
         all_in.as_secs_f64()
     );
+}
+
+/// The workers wake for the commits that queue their work and for no other
+/// (each used to read its queue after every commit): a role change in an
+/// organization without webhook endpoints queues nothing, an invitation
+/// queues mail, and once an endpoint exists a role change queues a delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_wake_for_the_commits_that_queue_their_work() {
+    use orgql::domain::{outbox, webhooks};
+    let app = crate::common::TestApp::spawn_configured(|config| {
+        config.webhook_allow_private_networks = true
+    })
+    .await;
+    let (owner, _ada, org, ada_member) = crate::common::owner_and_ada(&app).await;
+    let mut mail = app.server.db.wakes(outbox::QUEUE);
+    let mut deliveries = app.server.db.wakes(webhooks::QUEUE);
+    let woken = |wakes: &mut tokio::sync::watch::Receiver<u64>| {
+        let changed = wakes.has_changed().expect("the database lives");
+        wakes.mark_unchanged();
+        changed
+    };
+    let (_, _) = (woken(&mut mail), woken(&mut deliveries));
+    const ROLE: &str = "mutation($m: ID!, $r: AssignableRole!) { updateMemberRole(input: {memberId: $m, role: $r}) { member { id } } }";
+
+    owner
+        .ok(ROLE, json!({ "m": ada_member, "r": "MANAGER" }))
+        .await;
+    assert!(!woken(&mut mail), "a role change queues no mail");
+    assert!(!woken(&mut deliveries), "nor, without endpoints, a webhook");
+
+    owner.ok("mutation($org: ID!) { inviteMember(input: {organizationId: $org, email: \"grace@example.com\", role: MEMBER}) { invitation { id } } }", json!({ "org": org })).await;
+    assert!(woken(&mut mail), "an invitation queues its email");
+    assert!(!woken(&mut deliveries));
+
+    owner.ok("mutation($org: ID!) { createWebhookEndpoint(input: {organizationId: $org, url: \"http://127.0.0.1:9/hooks\"}) { endpoint { id } } }", json!({ "org": org })).await;
+    let _ = woken(&mut deliveries);
+    owner
+        .ok(ROLE, json!({ "m": ada_member, "r": "ADMIN" }))
+        .await;
+    assert!(
+        woken(&mut deliveries),
+        "the role change is queued for the endpoint"
+    );
+    assert!(!woken(&mut mail));
 }
