@@ -57,7 +57,7 @@ pub enum DbError {
     #[error("transaction task: {0}")]
     Task(String),
     #[error("a notification or a wake was staged outside a write transaction")]
-    NotifyOutsideTransaction,
+    StagedOutsideTransaction,
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection of each backend.
@@ -347,8 +347,8 @@ impl Db {
 
     /// Like [`Db::write`], for a worker's record of its own progress (a
     /// claim, an attempt's outcome) on work it does at least once anyway:
-    /// it stages no wake, and on PostgreSQL its commit does not wait for
-    /// the WAL flush, so it does not queue behind the changes it serves.
+    /// on PostgreSQL its commit does not wait for the WAL flush, so it does
+    /// not queue behind the changes it serves.
     /// (A database crash may lose the last such records: the work is then
     /// done again, which at least once allows.)
     pub async fn write_progress<T, E>(&self, work: impl Work<T, E>) -> Result<T, E>

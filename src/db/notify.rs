@@ -42,7 +42,7 @@ pub async fn notify(tx: &mut Conn<'_>, payload: String) -> Result<(), DbError> {
                 .await?;
         }
         Conn::Sqlite(_, Some(staged)) => staged.notifications.push(payload),
-        Conn::Sqlite(_, None) => return Err(DbError::NotifyOutsideTransaction),
+        Conn::Sqlite(_, None) => return Err(DbError::StagedOutsideTransaction),
     }
     Ok(())
 }
@@ -51,7 +51,7 @@ pub async fn notify(tx: &mut Conn<'_>, payload: String) -> Result<(), DbError> {
 /// worker of `queue` (see [`super::Db::wakes`]).
 pub fn wake_on_commit(tx: &mut Conn<'_>, queue: &'static str) -> Result<(), DbError> {
     let (Conn::Postgres(_, Some(staged)) | Conn::Sqlite(_, Some(staged))) = tx else {
-        return Err(DbError::NotifyOutsideTransaction);
+        return Err(DbError::StagedOutsideTransaction);
     };
     if !staged.wakes.contains(&queue) {
         staged.wakes.push(queue);
