@@ -172,6 +172,7 @@ impl Server {
                 invitations: invitation_settings(config),
                 webhooks: webhook_settings,
                 renders: Default::default(),
+                documents: Default::default(),
                 attempts: Attempts::new(attempts, config.login_cooldown),
             }),
             provider: provider_settings.map(|settings| Arc::new(oidc::Provider::start(settings))),

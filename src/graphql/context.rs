@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 
+use super::documents::Documents;
 use super::error;
 use super::loaders::Loaders;
 use super::renders::Renders;
@@ -29,6 +30,8 @@ pub struct Services {
     pub attempts: Attempts,
     /// Live events as rendered lately, shared by the subscriptions alike.
     pub renders: Renders,
+    /// Query documents as parsed lately, for the requests that send them again.
+    pub documents: Documents,
 }
 
 /// What every resolver of one request can reach.

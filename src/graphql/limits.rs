@@ -19,6 +19,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Request, ServerError, Value, Variables};
 
+use super::documents::Documents;
 use super::error::limit_exceeded;
 use crate::domain::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
@@ -44,10 +45,14 @@ pub struct QueryCost {
 impl QueryLimits {
     /// Checks a request against the limits and names the operation it runs
     /// (a client need not send `operationName` for a lone named operation).
-    /// The parsed document stays in the request, so the schema does not
-    /// parse it again; a query that does not parse is left to the schema,
-    /// which reports why.
-    pub fn admit(&self, request: &mut Request) -> Result<Option<String>, ServerError> {
+    /// The parsed document (from `documents`, if sent lately) stays in the
+    /// request, so the schema does not parse it again; a query that does not
+    /// parse is left to the schema, which reports why.
+    pub fn admit(
+        &self,
+        request: &mut Request,
+        documents: &Documents,
+    ) -> Result<Option<String>, ServerError> {
         if request.query.len() > self.max_query_bytes {
             return Err(limit_exceeded(format!(
                 "the query is {} bytes; the limit is {}",
@@ -55,7 +60,7 @@ impl QueryLimits {
                 self.max_query_bytes
             )));
         }
-        let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        let Ok(document) = documents.parse(&request.query) else {
             return Ok(request.operation_name.clone());
         };
         self.check(measure(&document, &request.variables))?;

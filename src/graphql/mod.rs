@@ -2,6 +2,7 @@
 //! Resolvers parse IDs, ask the domain, and wrap its answer.
 
 mod context;
+mod documents;
 mod error;
 mod ids;
 mod limits;
@@ -9,6 +10,7 @@ pub mod live;
 mod loaders;
 mod mutation;
 mod query;
+mod recent;
 mod renders;
 mod subscription;
 mod text_input;

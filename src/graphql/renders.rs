@@ -1,11 +1,11 @@
 //! The live payloads rendered lately, each once per (event, operation, what
 //! the subscriber may see), for every subscription alike to share.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 
+use super::recent::Recent;
 use crate::domain::Role;
 
 /// Renders kept: those of the last few events (a fan-out uses its event's).
@@ -32,29 +32,17 @@ pub(super) struct RenderKey {
 }
 
 /// The payloads rendered lately, each once.
-#[derive(Default)]
-pub struct Renders(Mutex<RenderMap>);
+pub struct Renders(Mutex<Recent<RenderKey, Arc<OnceCell<Arc<str>>>>>);
 
-#[derive(Default)]
-struct RenderMap {
-    cells: HashMap<RenderKey, Arc<OnceCell<Arc<str>>>>,
-    order: VecDeque<RenderKey>,
+impl Default for Renders {
+    fn default() -> Self {
+        Renders(Mutex::new(Recent::new(RENDERS_KEPT)))
+    }
 }
 
 impl Renders {
     pub(super) fn cell(&self, key: RenderKey) -> Arc<OnceCell<Arc<str>>> {
-        let mut map = self.0.lock().expect("not poisoned");
-        if let Some(cell) = map.cells.get(&key) {
-            return cell.clone();
-        }
-        if map.order.len() == RENDERS_KEPT
-            && let Some(oldest) = map.order.pop_front()
-        {
-            map.cells.remove(&oldest);
-        }
-        let cell = Arc::new(OnceCell::new());
-        map.cells.insert(key, cell.clone());
-        map.order.push_back(key);
-        cell
+        let mut renders = self.0.lock().expect("not poisoned");
+        renders.get_or_insert_with(key, Default::default).clone()
     }
 }

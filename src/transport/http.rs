@@ -216,7 +216,7 @@ pub async fn graphql(
     let started = Instant::now();
     let mut request = request.into_inner();
     // Limits first: an abusive query is refused before any database work.
-    let admitted = state.limits.admit(&mut request);
+    let admitted = state.limits.admit(&mut request, &state.services.documents);
     let principal = match (&admitted, principal::header_token(&headers)) {
         (Ok(_), Some(token)) => match principal::authenticate(&state, token).await {
             Ok(principal) => principal,

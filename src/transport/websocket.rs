@@ -301,7 +301,11 @@ impl Connection {
         if let Some(name) = payload.get("operationName").and_then(Value::as_str) {
             request = request.operation_name(name);
         }
-        let operation = match self.state.limits.admit(&mut request) {
+        let operation = match self
+            .state
+            .limits
+            .admit(&mut request, &self.state.services.documents)
+        {
             Ok(operation) => operation,
             Err(refusal) => {
                 self.state.metrics.record_errors([error_code(&refusal)]);
