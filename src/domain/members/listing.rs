@@ -1,7 +1,14 @@
 //! Listing an organization's members: filters, four orders, keyset cursors.
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
+use diesel::expression::{
+    AppearsOnTable, AsExpression, Expression, TypedExpressionType, ValidGrouping,
+};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Bool, SqlType};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 
@@ -126,8 +133,7 @@ pub async fn list(
     let ascending = window.scan_ascending(!order.descending);
     let pattern = filter.pattern()?;
 
-    // Seeks past a bound in the listing's order; the redundant `>=` / `<=`
-    // lets the planner start the index scan at the bound.
+    // Seeks past a bound in the listing's order.
     macro_rules! seek {
         ($q:ident, $column:expr, $variant:ident) => {{
             let bounds = [
@@ -136,20 +142,8 @@ pub async fn list(
             ];
             for (bound, later) in bounds {
                 if let Some(MemberKey::$variant(value, id)) = bound {
-                    let (value, id) = (value.clone(), *id);
-                    $q = if later != order.descending {
-                        $q.filter(
-                            $column
-                                .ge(value.clone())
-                                .and($column.gt(value).or(memberships::id.gt(id))),
-                        )
-                    } else {
-                        $q.filter(
-                            $column
-                                .le(value.clone())
-                                .and($column.lt(value).or(memberships::id.lt(id))),
-                        )
-                    };
+                    let later = later != order.descending;
+                    $q = $q.filter(Beyond::new($column, value.clone(), *id, later));
                 }
             }
             $q = if ascending {
@@ -186,6 +180,77 @@ pub async fn list(
         query.limit(window.limit + 1).load(c).await
     })?;
     Ok(window.page(rows, |row| MemberKey::of(order.field, row)))
+}
+
+/// `(column, memberships.id) > (value, id)`, or `<` when not `later`: a
+/// row comparison, which both backends answer by seeking the listing's index
+/// to the bound. (Spelled `column >= value AND (column > value OR id > id)`,
+/// the scan started at `value` and filtered every member tied there: a
+/// thousand rows on a page past a bulk of members who joined at once.)
+#[derive(Debug, Clone)]
+struct Beyond<C, V> {
+    column: C,
+    value: V,
+    id: i64,
+    later: bool,
+}
+
+impl<C: Expression, V> Beyond<C, V> {
+    fn new<T>(column: C, value: T, id: i64, later: bool) -> Self
+    where
+        C::SqlType: SqlType + TypedExpressionType,
+        T: AsExpression<C::SqlType, Expression = V>,
+    {
+        Beyond {
+            column,
+            value: value.as_expression(),
+            id,
+            later,
+        }
+    }
+}
+
+impl<C, V> Expression for Beyond<C, V> {
+    type SqlType = Bool;
+}
+
+impl<C, V, QS> AppearsOnTable<QS> for Beyond<C, V>
+where
+    C: AppearsOnTable<QS>,
+    V: AppearsOnTable<QS>,
+{
+}
+
+impl<C: ValidGrouping<()>, V> ValidGrouping<()> for Beyond<C, V> {
+    type IsAggregate = C::IsAggregate;
+}
+
+/// The SQL differs with `later`, which the type does not show: no static id.
+impl<C, V> QueryId for Beyond<C, V> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C, V, DB> QueryFragment<DB> for Beyond<C, V>
+where
+    DB: Backend,
+    C: QueryFragment<DB>,
+    V: QueryFragment<DB>,
+    memberships::id: QueryFragment<DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("(");
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        memberships::id.walk_ast(out.reborrow())?;
+        out.push_sql(if self.later { ") > (" } else { ") < (" });
+        self.value.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, i64>(&self.id)?;
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 /// How many members match `filter`: read from the organization's counters
