@@ -12,7 +12,8 @@ use super::recent::Recent;
 
 /// Documents kept: far more than a product's clients send.
 const DOCUMENTS_KEPT: usize = 128;
-/// Longer texts are parsed each time, so what is kept stays a few MiB.
+/// Longer texts are parsed each time, so what is kept stays bounded: at
+/// most 128 texts of 8 KiB and their syntax trees.
 const MAX_KEPT_TEXT: usize = 8 * 1024;
 
 pub struct Documents(Mutex<Recent<Arc<str>, Arc<ExecutableDocument>>>);

@@ -39,9 +39,8 @@ impl<K: Hash + Eq + Clone, V> Recent<K, V> {
                 self.entries.remove(&oldest);
             }
             self.order.push_back(key.clone());
-            self.entries.insert(key.clone(), value());
         }
-        &self.entries[&key]
+        self.entries.entry(key).or_insert_with(value)
     }
 
     #[cfg(test)]
