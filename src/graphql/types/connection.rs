@@ -55,8 +55,9 @@ where
     Edge<N>: OutputType,
 {
     /// The nodes of `edges`, for clients that need no cursors.
-    async fn nodes(&self) -> Vec<N> {
-        self.edges.iter().map(|e| e.node.clone()).collect()
+    async fn nodes(&self) -> Vec<&N> {
+        // Borrowed: a page's nodes are resolved from the edges, not copied.
+        self.edges.iter().map(|e| &e.node).collect()
     }
 }
 

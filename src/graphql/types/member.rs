@@ -1,6 +1,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::{Organization, Permission, Role, SeatTier, User, enums, timestamp};
@@ -54,10 +55,10 @@ impl Member {
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
         Organization::require_visible(ctx, self.membership.organization_id).await
     }
-    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+    async fn user(&self, ctx: &Context<'_>) -> Result<Cow<'_, User>> {
         match &self.listed {
-            Some((user, _)) => Ok(user.clone()),
-            None => User::load(ctx, self.membership.user_id).await,
+            Some((user, _)) => Ok(Cow::Borrowed(user)),
+            None => Ok(Cow::Owned(User::load(ctx, self.membership.user_id).await?)),
         }
     }
     async fn role(&self) -> Role {
