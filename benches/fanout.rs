@@ -1,12 +1,21 @@
 //! Subscription fan-out: N WebSocket connections of one member, each
 //! subscribed to viewerMembershipChanged on one server; a role change of
 //! that member is pushed to all of them. Prints delivery latency (from the
-//! mutation's request to each connection's receipt) and the server's
-//! resident memory per idle connection, for N = 1,000 and 10,000.
+//! mutation's request to each connection's receipt), the server's resident
+//! memory per idle connection, and the CPU per event of the server and of
+//! this client process, for N = 1,000 and 10,000.
+//!
+//! Beside each, the floor of this machine: a process that does nothing but
+//! write a message of the same size to each of N loopback TCP connections
+//! (blocking writes, one thread per core), read by the same kind of client.
+//! On loopback the kernel's receive work runs in the writer's system calls,
+//! so the floor's CPU is what one write per subscriber costs any server.
 //!
 //! Run: `cargo bench --bench fanout` (the server runs as its own release
 //! process on SQLite, so its memory is its own).
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,20 +32,59 @@ use support::{
 };
 
 const ROUNDS: usize = 5;
+/// Set (to `N:LENGTH`) in the floor's writer process, this program run again.
+const FLOOR_WRITER: &str = "FANOUT_FLOOR_WRITER";
 
-#[tokio::main]
-async fn main() {
-    println!("subscription fan-out, one role change pushed to N connections, {ROUNDS} rounds");
-    println!(
-        "{:>7} {:>9} {:>9} {:>9} {:>14} {:>16}",
-        "N", "p50 ms", "p99 ms", "max ms", "KiB/idle conn", "CPU ms/event"
-    );
-    for n in [1_000, 10_000] {
-        run(n).await;
+fn main() {
+    if let Ok(shape) = std::env::var(FLOOR_WRITER) {
+        let (n, length) = shape.split_once(':').expect("N:LENGTH");
+        return floor_writer(n.parse().unwrap(), length.parse().unwrap());
     }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        println!("subscription fan-out, one role change pushed to N connections, {ROUNDS} rounds");
+        println!(
+            "{:>7} {:>7} {:>9} {:>9} {:>9} {:>14} {:>18} {:>18}",
+            "N",
+            "server",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "KiB/idle conn",
+            "server CPU ms/ev",
+            "client CPU ms/ev"
+        );
+        for n in [1_000, 10_000] {
+            let length = run(n).await;
+            floor(n, length).await;
+        }
+    });
 }
 
-async fn run(n: usize) {
+/// One line of the table.
+fn report(
+    n: usize,
+    server: &str,
+    mut latencies: Vec<Duration>,
+    idle_kib: Option<f64>,
+    cpu: (Duration, Duration),
+) {
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let idle = idle_kib.map_or_else(|| "-".to_owned(), |kib| format!("{kib:.1}"));
+    println!(
+        "{n:>7} {server:>7} {:>9.1} {:>9.1} {:>9.1} {idle:>14} {:>18.1} {:>18.1}",
+        quantile_ms(&latencies, 0.5),
+        quantile_ms(&latencies, 0.99),
+        ms(*latencies.last().unwrap()),
+        ms(cpu.0 / ROUNDS as u32),
+        ms(cpu.1 / ROUNDS as u32),
+    );
+}
+
+/// orgql's fan-out to `n` subscriptions; returns the length of the
+/// WebSocket frame a delivery is.
+async fn run(n: usize) -> usize {
     let (dir, database_url) = scratch(None);
     let server = ServerProcess::start(dir, database_url, &[]).await;
     let http = reqwest::Client::new();
@@ -80,7 +128,7 @@ async fn run(n: usize) {
     let pid = server.child.id();
     let before = memory_kib(pid, "VmRSS:");
     let ready = Arc::new(Barrier::new(n + 1));
-    let (receipts, mut received) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let (receipts, mut received) = tokio::sync::mpsc::unbounded_channel::<(Instant, usize)>();
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
         let (ws_url, member, ready, receipts) = (
@@ -102,7 +150,7 @@ async fn run(n: usize) {
             while let Some(Ok(message)) = socket.next().await {
                 if let Message::Text(text) = message {
                     if text.contains("\"next\"") {
-                        let _ = receipts.send(Instant::now());
+                        let _ = receipts.send((Instant::now(), text.len()));
                     } else if text.contains("\"ping\"") {
                         let _ = socket.send(Message::Text(json!({ "type": "pong" }).to_string().into())).await;
                     }
@@ -116,7 +164,8 @@ async fn run(n: usize) {
     let idle = memory_kib(pid, "VmRSS:");
 
     let mut latencies = Vec::with_capacity(n * ROUNDS);
-    let cpu_before = cpu(pid);
+    let mut length = 0;
+    let cpu_before = (cpu(pid), cpu(std::process::id()));
     let roles = ["MANAGER", "MEMBER"];
     for round in 0..ROUNDS {
         let change = "mutation($m: ID!, $role: AssignableRole!) { updateMemberRole(input: {memberId: $m, role: $role}) { member { role } } }";
@@ -130,6 +179,68 @@ async fn run(n: usize) {
         )
         .await;
         for _ in 0..n {
+            let (at, text_length) = tokio::time::timeout(Duration::from_secs(30), received.recv())
+                .await
+                .expect("every connection hears")
+                .unwrap();
+            latencies.push(at - sent);
+            length = text_length;
+        }
+    }
+    let cpu_used = (
+        cpu(pid) - cpu_before.0,
+        cpu(std::process::id()) - cpu_before.1,
+    );
+    let per_connection = idle.saturating_sub(before) as f64 / n as f64;
+    report(n, "orgql", latencies, Some(per_connection), cpu_used);
+    // Closed before the floor opens as many (a process's descriptors are few).
+    for client in clients {
+        client.abort();
+        let _ = client.await;
+    }
+    // A server-to-client frame of this size has a 2-byte header (4 past 125).
+    length + if length > 125 { 4 } else { 2 }
+}
+
+/// The same fan-out's floor: `length` bytes written to each of `n`
+/// loopback connections per event, by a process that does nothing else.
+async fn floor(n: usize, length: usize) {
+    let mut writer = Command::new(std::env::current_exe().unwrap())
+        .env(FLOOR_WRITER, format!("{n}:{length}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the floor's writer starts");
+    let mut said = BufReader::new(writer.stdout.take().unwrap()).lines();
+    let mut said = move || said.next().unwrap().unwrap();
+    let port: u16 = said().parse().unwrap();
+    let (receipts, mut received) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let receipts = receipts.clone();
+        clients.push(tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let (mut buffer, mut pending) = (vec![0; 4096], length);
+            while let Ok(read @ 1..) = socket.read(&mut buffer).await {
+                pending = pending.saturating_sub(read);
+                if pending == 0 {
+                    let _ = receipts.send(Instant::now());
+                    pending = length;
+                }
+            }
+        }));
+    }
+    assert_eq!(said(), "ready");
+    let mut events = writer.stdin.take().unwrap();
+    let mut latencies = Vec::with_capacity(n * ROUNDS);
+    let cpu_before = (cpu(writer.id()), cpu(std::process::id()));
+    for _ in 0..ROUNDS {
+        let sent = Instant::now();
+        events.write_all(b"event\n").unwrap();
+        for _ in 0..n {
             let at = tokio::time::timeout(Duration::from_secs(30), received.recv())
                 .await
                 .expect("every connection hears")
@@ -137,19 +248,40 @@ async fn run(n: usize) {
             latencies.push(at - sent);
         }
     }
-    let server_cpu = (cpu(pid) - cpu_before) / ROUNDS as u32;
-    latencies.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let per_connection = idle.saturating_sub(before) as f64 / n as f64;
-    println!(
-        "{n:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.1} {:>16.1}",
-        quantile_ms(&latencies, 0.5),
-        quantile_ms(&latencies, 0.99),
-        ms(*latencies.last().unwrap()),
-        per_connection,
-        ms(server_cpu)
+    let cpu_used = (
+        cpu(writer.id()) - cpu_before.0,
+        cpu(std::process::id()) - cpu_before.1,
     );
+    report(n, "floor", latencies, None, cpu_used);
+    drop(events);
+    writer.wait().unwrap();
     for client in clients {
         client.abort();
+        let _ = client.await;
+    }
+}
+
+/// The floor's writer: accepts `n` connections, then writes `length` bytes
+/// to each for every line on stdin, one thread per core.
+fn floor_writer(n: usize, length: usize) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    println!("{}", listener.local_addr().unwrap().port());
+    let mut sockets: Vec<std::net::TcpStream> = (0..n)
+        .map(|_| {
+            let (socket, _) = listener.accept().unwrap();
+            socket.set_nodelay(true).unwrap();
+            socket
+        })
+        .collect();
+    println!("ready");
+    let message = vec![b'x'; length];
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    for _ in std::io::stdin().lines() {
+        std::thread::scope(|scope| {
+            for part in sockets.chunks_mut(n.div_ceil(threads)) {
+                let message = &message;
+                scope.spawn(move || part.iter_mut().for_each(|s| s.write_all(message).unwrap()));
+            }
+        });
     }
 }
