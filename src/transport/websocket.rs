@@ -14,10 +14,11 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
-use futures_util::stream::{self, BoxStream};
+use futures_util::stream::{self, BoxStream, SelectAll};
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::StreamMap;
 use tracing::Instrument;
@@ -26,7 +27,7 @@ use super::client_address::client_ip;
 use super::principal;
 use super::refusal::{Refusal, error_code};
 use super::state::AppState;
-use crate::domain::principal::Principal;
+use crate::domain::principal::{Ended, Principal};
 use crate::graphql::live::{self, Reply};
 use crate::graphql::{code_uncoded, limit_exceeded};
 use crate::metrics::{GaugeGuard, Metrics};
@@ -124,17 +125,38 @@ struct Connection {
 /// Why the server closes a connection: a protocol close code and reason.
 struct Close(u16, &'static str);
 
+/// What the connection's timers and the server's signals have it do; rare
+/// beside deliveries, so they wait apart from them (see [`Controls`]).
+enum Control {
+    Shutdown,
+    InitDeadline,
+    SessionExpired,
+    CredentialEnded,
+    KeepAlive,
+    /// The server's event bus is gone: it is stopping.
+    BusClosed,
+}
+
+/// The connection's timers and signals, each polled only when it fires: a
+/// delivery wakes the connection thousands of times over in a fan-out, and
+/// polling a timer or a channel shared by every connection on each wake
+/// took locks all the connections share.
+type Controls = SelectAll<BoxStream<'static, Control>>;
+
 impl Connection {
     async fn run(mut self, mut socket: WebSocket) {
-        let mut ended_credentials = self.state.services.events.ended_credentials();
-        let init_deadline = tokio::time::sleep(self.state.websockets.init_timeout);
+        let mut ended_credentials = Some(self.state.services.events.ended_credentials());
         let mut shutdown = self.state.websockets.shutdown.clone();
-        tokio::pin!(init_deadline);
-        let session_end = tokio::time::sleep(Duration::MAX / 4);
-        tokio::pin!(session_end);
-        let mut keep_alive =
-            tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
-        let (mut expiry_armed, mut dropped) = (false, false);
+        let init_deadline = tokio::time::sleep(self.state.websockets.init_timeout);
+        let mut controls: Controls = stream::select_all([
+            stream::once(async move {
+                let _ = shutdown.changed().await;
+                Control::Shutdown
+            })
+            .boxed(),
+            stream::once(init_deadline.map(|()| Control::InitDeadline)).boxed(),
+        ]);
+        let mut dropped = false;
 
         let close = loop {
             let result = tokio::select! {
@@ -156,37 +178,28 @@ impl Connection {
                         Outgoing::Complete => json!({ "type": "complete", "id": id }).to_string(),
                     }])
                 }
-                _ = shutdown.changed() => Err(Close(1001, "the server is shutting down")),
-                _ = &mut init_deadline, if !self.init_received => {
-                    Err(Close(4408, "Connection initialisation timeout"))
-                }
-                _ = &mut session_end, if self.principal.is_some() => {
-                    Err(Close(4403, "Forbidden: the session has expired"))
-                }
-                _ = keep_alive.tick(), if self.principal.is_some() => Ok(vec![match self.protocol {
-                    Protocol::TransportWs => json!({ "type": "ping" }).to_string(),
-                    Protocol::Legacy => json!({ "type": "ka" }).to_string(),
-                }]),
-                ended = ended_credentials.recv() => match ended {
-                    Ok(ended) if self.principal.is_some_and(|p| p.ended_by(ended)) => {
-                        Err(Close(4403, "Forbidden: the credential has ended"))
+                Some(control) = controls.next() => match control {
+                    Control::Shutdown => Err(Close(1001, "the server is shutting down")),
+                    Control::InitDeadline if !self.init_received => {
+                        Err(Close(4408, "Connection initialisation timeout"))
                     }
-                    Ok(_) | Err(RecvError::Lagged(_)) => Ok(Vec::new()),
-                    Err(RecvError::Closed) => break None,
+                    Control::InitDeadline => Ok(Vec::new()),
+                    Control::SessionExpired => Err(Close(4403, "Forbidden: the session has expired")),
+                    Control::CredentialEnded => Err(Close(4403, "Forbidden: the credential has ended")),
+                    Control::KeepAlive => Ok(vec![match self.protocol {
+                        Protocol::TransportWs => json!({ "type": "ping" }).to_string(),
+                        Protocol::Legacy => json!({ "type": "ka" }).to_string(),
+                    }]),
+                    Control::BusClosed => break None,
                 },
             };
             match result {
                 Ok(replies) => {
-                    if let (Some(principal), false) = (self.principal, expiry_armed) {
-                        if let Some(expires_at) = principal.expires_at() {
-                            let left = (expires_at - crate::domain::now())
-                                .to_std()
-                                .unwrap_or_default();
-                            session_end
-                                .as_mut()
-                                .reset(tokio::time::Instant::now() + left);
-                        }
-                        expiry_armed = true;
+                    // Once authenticated: its end, and the keep-alive.
+                    if let Some(principal) = self.principal
+                        && let Some(ended) = ended_credentials.take()
+                    {
+                        watch_principal(&mut controls, principal, ended);
                     }
                     for reply in replies {
                         if !send(&mut socket, Message::Text(reply.into())).await {
@@ -332,6 +345,40 @@ impl Connection {
             .insert(id.to_owned(), messages.of(replies));
         Ok(Vec::new())
     }
+}
+
+/// Adds what ends an authenticated connection, and its keep-alive, to
+/// its controls: the credential's expiry, the credential ending (log-out,
+/// a revoked key) as `ended` tells, and a ping every [`KEEP_ALIVE`].
+fn watch_principal(controls: &mut Controls, principal: Principal, ended: Receiver<Ended>) {
+    if let Some(expires_at) = principal.expires_at() {
+        let left = (expires_at - crate::domain::now())
+            .to_std()
+            .unwrap_or_default();
+        controls
+            .push(stream::once(tokio::time::sleep(left).map(|()| Control::SessionExpired)).boxed());
+    }
+    controls.push(
+        stream::unfold(ended, move |mut ended| async move {
+            loop {
+                match ended.recv().await {
+                    Ok(ended) if !principal.ended_by(ended) => {}
+                    Ok(_) => return Some((Control::CredentialEnded, ended)),
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return Some((Control::BusClosed, ended)),
+                }
+            }
+        })
+        .boxed(),
+    );
+    let keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    controls.push(
+        stream::unfold(keep_alive, |mut keep_alive| async move {
+            keep_alive.tick().await;
+            Some((Control::KeepAlive, keep_alive))
+        })
+        .boxed(),
+    );
 }
 
 /// Sends one message; false if the client did not take it within
