@@ -359,13 +359,13 @@ fn watch_principal(controls: &mut Controls, principal: Principal, ended: Receive
             .push(stream::once(tokio::time::sleep(left).map(|()| Control::SessionExpired)).boxed());
     }
     controls.push(
-        stream::unfold(ended, move |mut ended| async move {
+        stream::unfold(ended, move |mut receiver| async move {
             loop {
-                match ended.recv().await {
+                match receiver.recv().await {
                     Ok(ended) if !principal.ended_by(ended) => {}
-                    Ok(_) => return Some((Control::CredentialEnded, ended)),
+                    Ok(_) => return Some((Control::CredentialEnded, receiver)),
                     Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return Some((Control::BusClosed, ended)),
+                    Err(RecvError::Closed) => return Some((Control::BusClosed, receiver)),
                 }
             }
         })
