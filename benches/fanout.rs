@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::Barrier;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -165,7 +167,7 @@ async fn run(n: usize) -> usize {
 
     let mut latencies = Vec::with_capacity(n * ROUNDS);
     let mut length = 0;
-    let cpu_before = (cpu(pid), cpu(std::process::id()));
+    let meter = CpuMeter::start(pid);
     let roles = ["MANAGER", "MEMBER"];
     for round in 0..ROUNDS {
         let change = "mutation($m: ID!, $role: AssignableRole!) { updateMemberRole(input: {memberId: $m, role: $role}) { member { role } } }";
@@ -178,26 +180,15 @@ async fn run(n: usize) -> usize {
             json!({ "m": member_id, "role": roles[round % 2] }),
         )
         .await;
-        for _ in 0..n {
-            let (at, text_length) = tokio::time::timeout(Duration::from_secs(30), received.recv())
-                .await
-                .expect("every connection hears")
-                .unwrap();
+        for (at, text_length) in hear_all(&mut received, n).await {
             latencies.push(at - sent);
             length = text_length;
         }
     }
-    let cpu_used = (
-        cpu(pid) - cpu_before.0,
-        cpu(std::process::id()) - cpu_before.1,
-    );
     let per_connection = idle.saturating_sub(before) as f64 / n as f64;
-    report(n, "orgql", latencies, Some(per_connection), cpu_used);
+    report(n, "orgql", latencies, Some(per_connection), meter.used());
     // Closed before the floor opens as many (a process's descriptors are few).
-    for client in clients {
-        client.abort();
-        let _ = client.await;
-    }
+    close(clients).await;
     // A server-to-client frame of this size has a 2-byte header (4 past 125).
     length + if length > 125 { 4 } else { 2 }
 }
@@ -236,25 +227,62 @@ async fn floor(n: usize, length: usize) {
     assert_eq!(said(), "ready");
     let mut events = writer.stdin.take().unwrap();
     let mut latencies = Vec::with_capacity(n * ROUNDS);
-    let cpu_before = (cpu(writer.id()), cpu(std::process::id()));
+    let meter = CpuMeter::start(writer.id());
     for _ in 0..ROUNDS {
         let sent = Instant::now();
         events.write_all(b"event\n").unwrap();
-        for _ in 0..n {
-            let at = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        latencies.extend(
+            hear_all(&mut received, n)
                 .await
-                .expect("every connection hears")
-                .unwrap();
-            latencies.push(at - sent);
-        }
+                .into_iter()
+                .map(|at| at - sent),
+        );
     }
-    let cpu_used = (
-        cpu(writer.id()) - cpu_before.0,
-        cpu(std::process::id()) - cpu_before.1,
-    );
-    report(n, "floor", latencies, None, cpu_used);
+    report(n, "floor", latencies, None, meter.used());
     drop(events);
     writer.wait().unwrap();
+    close(clients).await;
+}
+
+/// One receipt from each of `n` connections, in the order they came.
+async fn hear_all<T>(received: &mut UnboundedReceiver<T>, n: usize) -> Vec<T> {
+    let mut heard = Vec::with_capacity(n);
+    for _ in 0..n {
+        let receipt = tokio::time::timeout(Duration::from_secs(30), received.recv())
+            .await
+            .expect("every connection hears")
+            .unwrap();
+        heard.push(receipt);
+    }
+    heard
+}
+
+/// CPU used since it started by a server process and by this client.
+struct CpuMeter {
+    pid: u32,
+    server: Duration,
+    client: Duration,
+}
+
+impl CpuMeter {
+    fn start(pid: u32) -> CpuMeter {
+        CpuMeter {
+            pid,
+            server: cpu(pid),
+            client: cpu(std::process::id()),
+        }
+    }
+
+    fn used(&self) -> (Duration, Duration) {
+        (
+            cpu(self.pid) - self.server,
+            cpu(std::process::id()) - self.client,
+        )
+    }
+}
+
+/// Ends the client tasks and waits until their sockets are closed.
+async fn close(clients: Vec<JoinHandle<()>>) {
     for client in clients {
         client.abort();
         let _ = client.await;
