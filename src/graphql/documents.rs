@@ -1,14 +1,33 @@
 //! Parsed documents by their text. Clients send the same few documents
-//! over and over, and parsing a members page's query (~40 µs) costs some
-//! forty times what copying its syntax tree does; each request still gets
-//! its own copy, measured and validated afresh with its own variables.
+//! over and over, and parsing one costs many times what copying its syntax
+//! tree does; each request still gets its own copy, measured and validated
+//! afresh with its own variables. Every text is parsed here, and only once
+//! its brackets are known not to nest too deep (see `nesting`).
 
 use std::sync::{Arc, Mutex};
 
+use async_graphql::ServerError;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::parser::{Error, parse_query};
 
+use super::nesting;
 use super::recent::Recent;
+
+/// Why a text gave no document.
+#[derive(Debug)]
+pub enum Unparsed {
+    /// Nested too deep to be parsed at all: the refusal says where.
+    TooDeep(ServerError),
+    /// Not GraphQL: the parser says why.
+    Invalid(Error),
+}
+
+/// Parses a query's text, refusing it first if it nests too deep for the
+/// parser and what follows it to walk.
+pub fn parse(query: &str) -> Result<ExecutableDocument, Unparsed> {
+    nesting::check_text(query).map_err(Unparsed::TooDeep)?;
+    parse_query(query).map_err(Unparsed::Invalid)
+}
 
 /// Documents kept: far more than a product's clients send.
 const DOCUMENTS_KEPT: usize = 128;
@@ -27,15 +46,15 @@ impl Default for Documents {
 impl Documents {
     /// The document `query` parses to (a document that does not parse is
     /// not kept: its error is the parser's each time).
-    pub fn parse(&self, query: &str) -> Result<ExecutableDocument, Error> {
+    pub fn parse(&self, query: &str) -> Result<ExecutableDocument, Unparsed> {
         if query.len() > MAX_KEPT_TEXT {
-            return parse_query(query);
+            return parse(query);
         }
         let kept = self.0.lock().expect("not poisoned").get(query).cloned();
         if let Some(document) = kept {
             return Ok((*document).clone());
         }
-        let document = parse_query(query)?;
+        let document = parse(query)?;
         self.0
             .lock()
             .expect("not poisoned")

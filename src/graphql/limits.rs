@@ -1,4 +1,5 @@
-//! Query limits: the size of the query text, then depth, complexity,
+//! Query limits: the size of the query text and its nesting (see
+//! `nesting`), then depth, complexity,
 //! aliases and root fields of the parsed document (and that its text holds
 //! no control characters, see `text_input`), all checked by the
 //! transport before the schema validates or runs anything, so an abusive
@@ -19,7 +20,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Request, ServerError, Value, Variables};
 
-use super::documents::Documents;
+use super::documents::{Documents, Unparsed};
 use super::error::limit_exceeded;
 use crate::domain::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
@@ -60,8 +61,11 @@ impl QueryLimits {
                 self.max_query_bytes
             )));
         }
-        let Ok(document) = documents.parse(&request.query) else {
-            return Ok(request.operation_name.clone());
+        super::nesting::check_variables(&request.variables)?;
+        let document = match documents.parse(&request.query) {
+            Ok(document) => document,
+            Err(Unparsed::TooDeep(refusal)) => return Err(refusal),
+            Err(Unparsed::Invalid(_)) => return Ok(request.operation_name.clone()),
         };
         self.check(measure(&document, &request.variables))?;
         super::text_input::check(&document, &request.variables)?;

@@ -9,6 +9,7 @@ mod limits;
 pub mod live;
 mod loaders;
 mod mutation;
+mod nesting;
 mod query;
 mod recent;
 mod renders;
@@ -19,6 +20,7 @@ mod types;
 use async_graphql::Schema;
 
 pub use context::{RequestContext, Services};
+pub use documents::parse as parse_document;
 pub use error::{code_uncoded, limit_exceeded, request_error};
 pub use limits::QueryLimits;
 pub use mutation::Mutation;

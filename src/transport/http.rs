@@ -140,11 +140,11 @@ fn query_string_request(uri: &axum::http::Uri) -> Result<async_graphql::Request,
 }
 
 /// Whether the operation the request would run is a mutation or a
-/// subscription. A request that does not parse is left to execution, which
-/// reports why.
+/// subscription. A request that does not parse (or nests too deep to) is
+/// left to the limits and execution, which report why.
 fn changes_state(request: &async_graphql::Request) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+    let Ok(document) = crate::graphql::parse_document(&request.query) else {
         return false;
     };
     let kinds: Vec<OperationType> = match &document.operations {

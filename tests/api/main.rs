@@ -17,6 +17,7 @@ mod limits;
 mod live;
 mod management;
 mod members;
+mod nesting;
 mod operations;
 mod outbox;
 mod pg_cluster;

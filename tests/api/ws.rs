@@ -81,6 +81,21 @@ impl WsClient {
         }
     }
 
+    /// The next protocol message, or the close code and reason if the server
+    /// closes instead.
+    pub async fn reply_or_close(&mut self) -> Result<Value, (u16, String)> {
+        let frame = tokio::time::timeout(WAIT, self.socket.next())
+            .await
+            .expect("a message in time");
+        match frame {
+            Some(Ok(Message::Text(text))) => Ok(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(Some(frame)))) => {
+                Err((u16::from(frame.code), frame.reason.to_string()))
+            }
+            other => panic!("neither a message nor a close: {other:?}"),
+        }
+    }
+
     /// Waits for the server to close; returns the close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
         loop {
