@@ -4,6 +4,7 @@
 //! units of work return any error that a [`DbError`] converts into.
 
 mod notify;
+pub mod outage;
 pub mod schema;
 mod url;
 
@@ -52,6 +53,7 @@ pub enum Conn<'a> {
 pub enum DbError {
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+    /// No connection could be had: the database is out of reach.
     #[error("database pool: {0}")]
     Pool(String),
     #[error("transaction task: {0}")]

@@ -1,5 +1,6 @@
 use super::Permission;
 use crate::db::DbError;
+use crate::db::outage::{self, Outage, OutageKind};
 
 /// Everything a domain operation can refuse, in the domain's own terms. The
 /// GraphQL layer maps each variant to a message and `extensions.code` once.
@@ -25,6 +26,8 @@ pub enum DomainError {
     },
     /// A cursor of live events older than the events kept.
     CursorExpired,
+    /// The database is out of reach for now: the client should retry shortly.
+    Unavailable(Outage),
     /// A fault of ours: logged in full, never shown to the client.
     Internal(anyhow::Error),
 }
@@ -32,6 +35,19 @@ pub enum DomainError {
 impl DomainError {
     pub fn bad_input(message: impl Into<String>) -> Self {
         DomainError::BadInput(message.into())
+    }
+
+    /// Logs why background work (a worker's claim, a prune) failed, in one
+    /// line: an outage through its throttle (see `db::outage`), anything
+    /// else with its causes and never a backtrace.
+    pub fn log_background(&self, what_failed: &str) {
+        match self {
+            DomainError::Unavailable(outage) => outage.log(),
+            DomainError::Internal(error) => {
+                tracing::warn!(error = format!("{error:#}"), "{what_failed}");
+            }
+            other => tracing::warn!(error = ?other, "{what_failed}"),
+        }
     }
 }
 
@@ -64,6 +80,10 @@ impl From<DbError> for DomainError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Query(error) => error.into(),
+            DbError::Pool(detail) => DomainError::Unavailable(Outage {
+                kind: OutageKind::NoConnection,
+                detail,
+            }),
             other => DomainError::Internal(other.into()),
         }
     }
@@ -79,6 +99,9 @@ impl From<diesel::result::Error> for DomainError {
             if let Some((_, _, message)) = known {
                 return DomainError::Conflict((*message).to_owned());
             }
+        }
+        if let Some(outage) = outage::of_query(&error) {
+            return DomainError::Unavailable(outage);
         }
         if let Error::NotFound = error {
             return DomainError::Internal(anyhow::anyhow!("a row the operation relies on is gone"));

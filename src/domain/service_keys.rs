@@ -183,7 +183,8 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<Principal>, Do
                 })
                 .await;
             if let Err(error) = written {
-                tracing::warn!(key_id, error = ?error, "cannot record a service key's last use");
+                let _key = tracing::info_span!("service_key", key_id).entered();
+                error.log_background("cannot record a service key's last use");
             }
         });
     }

@@ -143,7 +143,7 @@ pub fn prune_periodically(db: Db, retention: Duration) -> JoinHandle<()> {
             match live_events::prune(&db, before).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::debug!(pruned, "pruned live events past their retention"),
-                Err(error) => tracing::warn!(error = ?error, "cannot prune live events"),
+                Err(error) => error.log_background("cannot prune live events"),
             }
         }
     })
@@ -220,7 +220,9 @@ impl Relay {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(error = ?error, "cannot read the live events to catch up; trying again shortly");
+                    error.log_background(
+                        "cannot read the live events to catch up; trying again shortly",
+                    );
                     return;
                 }
             }

@@ -37,6 +37,16 @@ impl From<DomainError> for async_graphql::Error {
                     e.set("reason", "CURSOR_EXPIRED");
                 });
             }
+            DomainError::Unavailable(outage) => {
+                outage.log();
+                let message = format!(
+                    "the service is unavailable for a moment: retry in {RETRY_UNAVAILABLE_AFTER} s"
+                );
+                return async_graphql::Error::new(message).extend_with(|_, e| {
+                    e.set("code", "SERVICE_UNAVAILABLE");
+                    e.set("retryAfter", RETRY_UNAVAILABLE_AFTER);
+                });
+            }
             DomainError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 ("INTERNAL_SERVER_ERROR", "internal server error".to_owned())
@@ -45,6 +55,11 @@ impl From<DomainError> for async_graphql::Error {
         async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
     }
 }
+
+/// Seconds a client is asked to wait before it retries during an outage:
+/// long enough not to hammer a database that is restarting, short enough
+/// that a client is back soon after it is.
+pub const RETRY_UNAVAILABLE_AFTER: u64 = 2;
 
 /// The error for a request that needs a session and has none.
 pub fn unauthenticated() -> async_graphql::Error {

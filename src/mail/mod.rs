@@ -64,14 +64,14 @@ impl OutboxWorker {
         match outbox::release_claims_of(&self.db, &self.instance).await {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "mail claimed before a restart is due again"),
-            Err(error) => tracing::warn!(error = ?error, "cannot release the outbox's old claims"),
+            Err(error) => error.log_background("cannot release the outbox's old claims"),
         }
         while !*stopped.borrow() {
             let wait = match outbox::next_due(&self.db).await {
                 Ok(Some(due)) => (due - crate::domain::now()).to_std().unwrap_or_default(),
                 Ok(None) => IDLE,
                 Err(error) => {
-                    tracing::warn!(error = ?error, "cannot read the outbox");
+                    error.log_background("cannot read the outbox");
                     IDLE
                 }
             };
@@ -94,7 +94,7 @@ impl OutboxWorker {
         let claimed = match outbox::claim_due(&self.db, &self.instance, BATCH, LEASE).await {
             Ok(claimed) => claimed,
             Err(error) => {
-                tracing::warn!(error = ?error, "cannot claim mail to send");
+                error.log_background("cannot claim mail to send");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 return;
             }
@@ -165,7 +165,8 @@ impl OutboxWorker {
             }
         };
         if let Err(error) = outbox::record(&self.db, mail.id, outcome, rest.to_vec(), LEASE).await {
-            tracing::error!(outbox_id = mail.id, error = ?error, "cannot record the delivery outcome");
+            let _mail = tracing::info_span!("mail", outbox_id = mail.id).entered();
+            error.log_background("cannot record the delivery outcome");
         }
     }
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::assets;
 use super::client_address::client_ip;
 use super::principal;
-use super::refusal::{Refusal, error_code, graphql_error};
+use super::refusal::{Refusal, error_code, graphql_error, retry_after};
 use super::state::AppState;
 use crate::graphql::{RequestContext, code_uncoded, request_error};
 
@@ -256,6 +256,8 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// GraphQL over HTTP: a client that accepts `application/graphql-response+json`
 /// gets it, with 400 for a request that never ran (a parse or validation
 /// error, no `data`); any other client gets `application/json` and 200.
+/// Either way an answer that met an outage is a 503 with `Retry-After`, so
+/// that clients and proxies retry it.
 fn respond(headers: &HeaderMap, response: async_graphql::Response) -> Response {
     let accepts_graphql_response = accepts(headers, GRAPHQL_RESPONSE_JSON);
     let never_ran = response.data == async_graphql::Value::Null
@@ -272,8 +274,22 @@ fn respond(headers: &HeaderMap, response: async_graphql::Response) -> Response {
     } else {
         serde_json::to_vec(&response)
     };
+    let retry = retry_after(&response.errors);
+    let status = match retry {
+        Some(_) => StatusCode::SERVICE_UNAVAILABLE,
+        None => status,
+    };
     match body {
-        Ok(body) => (status, [(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Ok(body) => {
+            let mut response =
+                (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+            if let Some(seconds) = retry {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, seconds.into());
+            }
+            response
+        }
         Err(error) => {
             tracing::error!(%error, "cannot serialize a GraphQL response");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -49,9 +49,30 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// A request refused before it ran: errors and no `data`.
+/// A request refused before it ran: errors and no `data` (with
+/// `Retry-After` when the error is an outage).
 pub fn graphql_error(status: StatusCode, error: async_graphql::ServerError) -> Response {
-    (status, axum::Json(serde_json::json!({ "errors": [error] }))).into_response()
+    let retry = retry_after(std::slice::from_ref(&error));
+    let mut response =
+        (status, axum::Json(serde_json::json!({ "errors": [error] }))).into_response();
+    if let Some(seconds) = retry {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
+    }
+    response
+}
+
+/// When errors include an outage (`SERVICE_UNAVAILABLE`), the seconds its
+/// `retryAfter` asks the client to wait: the answer is then a 503.
+pub fn retry_after(errors: &[async_graphql::ServerError]) -> Option<u64> {
+    errors
+        .iter()
+        .filter(|error| error_code(error) == "SERVICE_UNAVAILABLE")
+        .find_map(|error| match error.extensions.as_ref()?.get("retryAfter") {
+            Some(async_graphql::Value::Number(n)) => n.as_u64(),
+            _ => None,
+        })
 }
 
 /// The `extensions.code` of an error, for counting errors by code.

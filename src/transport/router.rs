@@ -15,7 +15,7 @@ use tower_http::cors::CorsLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use super::refusal::Refusal;
 use super::state::AppState;
@@ -45,8 +45,13 @@ pub fn router(state: AppState, request_timeout: Duration, cors: Option<CorsLayer
     };
     // The last layer added is the first to see a request: the id is set,
     // then returned on the response, then carried by the request's span.
+    // A 5xx is logged where its cause is known (an internal error in full,
+    // an outage once per kind), not again per response here.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(request_span)
+        .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
     routes
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
 }
@@ -138,7 +143,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let counted = |what: &str, count: Result<i64, DomainError>| match count {
         Ok(count) => Some(count),
         Err(error) => {
-            tracing::warn!(error = ?error, "metrics: cannot count {what}");
+            error.log_background(&format!("metrics: cannot count {what}"));
             None
         }
     };

@@ -72,7 +72,7 @@ impl WebhookWorker {
             Ok(released) => {
                 tracing::info!(released, "webhooks claimed before a restart are due again")
             }
-            Err(error) => tracing::warn!(error = ?error, "cannot release old webhook claims"),
+            Err(error) => error.log_background("cannot release old webhook claims"),
         }
         let sender = Arc::new(Sender {
             instance: self.instance.clone(),
@@ -100,7 +100,7 @@ impl WebhookWorker {
                         });
                     }
                 }
-                Err(error) => tracing::warn!(error = ?error, "cannot read the webhook queue"),
+                Err(error) => error.log_background("cannot read the webhook queue"),
             }
             let wait = self.until_next_due(busy_now()).await;
             tokio::select! {
@@ -136,7 +136,7 @@ impl WebhookWorker {
         match webhooks::prune(&self.db, crate::domain::now() - retention).await {
             Ok(0) => {}
             Ok(pruned) => tracing::debug!(pruned, "pruned webhook deliveries past their retention"),
-            Err(error) => tracing::warn!(error = ?error, "cannot prune webhook deliveries"),
+            Err(error) => error.log_background("cannot prune webhook deliveries"),
         }
     }
 }
@@ -155,16 +155,16 @@ impl Sender {
     /// Delivers an endpoint's due deliveries, one at a time, oldest first.
     async fn deliver_to(&self, endpoint_id: i64) {
         loop {
-            let claimed = match webhooks::claim(&self.db, &self.instance, endpoint_id, BATCH, LEASE)
-                .await
-            {
-                Ok(claimed) if !claimed.is_empty() => claimed,
-                Ok(_) => return,
-                Err(error) => {
-                    tracing::warn!(endpoint_id, error = ?error, "cannot claim webhook deliveries");
-                    return;
-                }
-            };
+            let claimed =
+                match webhooks::claim(&self.db, &self.instance, endpoint_id, BATCH, LEASE).await {
+                    Ok(claimed) if !claimed.is_empty() => claimed,
+                    Ok(_) => return,
+                    Err(error) => {
+                        let _endpoint = tracing::info_span!("endpoint", endpoint_id).entered();
+                        error.log_background("cannot claim webhook deliveries");
+                        return;
+                    }
+                };
             let mut rest: Vec<i64> = claimed.iter().map(|a| a.delivery_id).collect();
             for attempt in claimed {
                 if *self.stopped.borrow() {
@@ -260,7 +260,9 @@ impl Sender {
                 );
             }
             Err(error) => {
-                tracing::error!(delivery_id = attempt.delivery_id, error = ?error, "cannot record a webhook delivery's outcome");
+                let _delivery =
+                    tracing::info_span!("delivery", delivery_id = attempt.delivery_id).entered();
+                error.log_background("cannot record a webhook delivery's outcome");
             }
         }
     }

@@ -285,11 +285,18 @@ pub struct ServerProcess {
     /// Its GraphQL URL.
     pub url: String,
     mail_dir: PathBuf,
+    /// Where its output (its log) goes.
+    log: PathBuf,
 }
 
 impl ServerProcess {
     /// `orgql serve` on a free port, with `extra` settings.
     pub async fn start(database: &ScratchDatabase, extra: &[&str]) -> ServerProcess {
+        Self::start_on(&database.url, extra).await
+    }
+
+    /// The same, on the database at `database_url`.
+    pub async fn start_on(database_url: &str, extra: &[&str]) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -301,7 +308,7 @@ impl ServerProcess {
             "--bind",
             &format!("127.0.0.1:{port}"),
             "--database-url",
-            &database.url,
+            database_url,
             "--mail-dir",
             mail_dir.to_str().unwrap(),
             "--auth-rate-limit",
@@ -314,6 +321,7 @@ impl ServerProcess {
             child: None,
             args,
             url: format!("http://127.0.0.1:{port}/graphql"),
+            log: mail_dir.with_extension("log"),
             mail_dir,
         };
         process.resume().await;
@@ -330,9 +338,16 @@ impl ServerProcess {
 
     /// Starts it again, with the same settings and port.
     pub async fn resume(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_orgql"))
             .args(&self.args)
             .env("RUST_LOG", "warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .expect("the server starts");
         self.child = Some(child);
@@ -347,10 +362,18 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// What it has logged so far, across restarts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.mail_dir);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 

@@ -19,6 +19,7 @@ mod management;
 mod members;
 mod nesting;
 mod operations;
+mod outage;
 mod outbox;
 mod pg_cluster;
 mod resume;
