@@ -10,6 +10,10 @@ without a token, and with the owner's bearer token. Real IDs, slugs, emails
 and tokens go into a Schemathesis dictionary, so that generated arguments
 sometimes name things that exist and resolvers get past NOT_FOUND.
 
+A third run sends generated deep and wide literals (lists and objects nested
+from 1 to 5,000 deep, up to 2,000 wide, in argument values, input objects,
+directive arguments and variables) over POST and GET.
+
 Fails (exit 1) when a response is 5xx, a GraphQL error is the server's
 INTERNAL_SERVER_ERROR, a request is not answered within the request timeout
 (or slower than the max response time), the server process exits, /healthz
@@ -17,7 +21,8 @@ stops answering, or the server's log contains 'panicked'.
 
 Environment: FUZZ_EXAMPLES (examples per operation and run, default 150),
 FUZZ_SEED (default 20240601), FUZZ_REQUEST_TIMEOUT (s, default 10),
-FUZZ_MAX_RESPONSE_TIME (s, default 5), KEEP_TMP=1 keeps the temp dir.
+FUZZ_MAX_RESPONSE_TIME (s, default 5), FUZZ_LITERALS (generated literal
+requests, default 300), KEEP_TMP=1 keeps the temp dir.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import email
 import email.policy
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -44,6 +50,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 SEED = int(os.environ.get("FUZZ_SEED", "20240601"))
 REQUEST_TIMEOUT = float(os.environ.get("FUZZ_REQUEST_TIMEOUT", "10"))
 MAX_RESPONSE_TIME = float(os.environ.get("FUZZ_MAX_RESPONSE_TIME", "5"))
+LITERALS = int(os.environ.get("FUZZ_LITERALS", "300"))
 PASSWORD = "correct horse battery"
 
 
@@ -318,6 +325,98 @@ def run_schemathesis(server: Server, work: Path, name: str, config: Path, extra:
     return result
 
 
+# Where a generated literal goes: argument values, input objects, a directive's
+# argument, and (as JSON) a variable.
+LITERAL_TEMPLATES = [
+    "{{ organization(slug: {v}) {{ id }} }}",
+    "{{ node(id: {v}) {{ id }} }}",
+    "{{ __typename @include(if: {v}) }}",
+    "mutation {{ createOrganization(input: {v}) {{ organization {{ id }} }} }}",
+    "mutation {{ inviteMember(input: {v}) {{ invitation {{ id }} }} }}",
+    "query {{ viewer {{ organizations(first: {v}) {{ totalCount }} }} }}",
+]
+LITERAL_KEYS = ["a", "name", "slug", "organizationId", "email", "role", "input"]
+
+
+def literal(rng: random.Random, depth: int, width: int) -> tuple[str, object]:
+    """A value nested `depth` deep whose innermost level is `width` wide: GraphQL text and JSON."""
+    leaf = [rng.choice([1, "x", True, None]) for _ in range(width)]
+    text = "[" + ", ".join(json.dumps(v) if v is not None else "null" for v in leaf) + "]"
+    value: object = leaf
+    kinds = [rng.choice("lo") for _ in range(depth - 1)]
+    # Built from the inside out, as text (a list of parts, so 5,000 levels stay cheap).
+    opens, closes = [], []
+    for kind in kinds:
+        if kind == "l":
+            opens.append("[")
+            closes.append("]")
+        else:
+            key = rng.choice(LITERAL_KEYS)
+            opens.append(f"{{{key}: ")
+            closes.append("}")
+    text = "".join(reversed(opens)) + text + "".join(closes)
+    if depth <= 120:  # JSON deeper than serde_json's 128 levels is tried in the integration tests
+        for kind in kinds:
+            value = [value] if kind == "l" else {rng.choice(LITERAL_KEYS): value}
+    else:
+        value = None
+    return text, value
+
+
+def literals_run(server: Server, token: str) -> dict:
+    """Generated deep and wide literals: every answer below 500, none internal, the server alive."""
+    rng = random.Random(SEED)
+    statuses: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    problems = []
+    started = time.monotonic()
+    for n in range(LITERALS):
+        depth = rng.choice([1, 2, 5, 10, 30, 63, 64, 65, 100, 500, 1000, 5000])
+        width = rng.choice([1, 2, 10, 100, 2000])
+        text, value = literal(rng, depth, width)
+        as_variable = value is not None and rng.random() < 0.3
+        if as_variable:
+            body = {"query": "query($v: [Int]) { __typename }", "variables": {"v": value}}
+        else:
+            body = {"query": rng.choice(LITERAL_TEMPLATES).format(v=text)}
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if rng.random() < 0.5:
+            headers["authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode()
+        if rng.random() < 0.3 and not body["query"].startswith("mutation") and len(data) < 60_000:
+            query = urllib.parse.urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
+            request = urllib.request.Request(f"{server.url}/graphql?{query}", headers=headers, method="GET")
+        else:
+            request = urllib.request.Request(f"{server.url}/graphql", data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+                status, answer = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, error.read()
+        except (urllib.error.URLError, OSError) as error:
+            problems.append(f"literal {n} (depth {depth}, width {width}): no answer: {error}")
+            break
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+        try:
+            errors = json.loads(answer).get("errors") or []
+        except (ValueError, AttributeError):
+            errors = []
+        for error in errors:
+            code = (error.get("extensions") or {}).get("code", "(no code)")
+            codes[code] = codes.get(code, 0) + 1
+        if status >= 500 or any((e.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR" for e in errors):
+            problems.append(f"literal {n} (depth {depth}, width {width}): {status} {answer[:300]!r}")
+        if not server.alive():
+            problems.append(f"the server exited (status {server.process.returncode}) at literal {n} (depth {depth})")
+            break
+    elapsed = time.monotonic() - started
+    log(f"\n==> fuzz literals: {LITERALS} generated requests in {elapsed:.0f} s, statuses {statuses}, GraphQL error codes {codes}")
+    for problem in problems[:10]:
+        log(f"  {problem}")
+    requests = sum(statuses.values())
+    return {"name": "literals", "exit": 1 if problems else 0, "seconds": round(elapsed, 1), "stats": {"requests": requests}}
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -352,6 +451,13 @@ def main() -> int:
                 break
             if not server.healthy(timeout=5):
                 problems.append(f"/healthz did not answer within 5 s after the {name} run")
+        if server.alive():
+            result = literals_run(server, data["token"])
+            results.append(result)
+            if result["exit"] != 0:
+                problems.append("generated literals got a server error or no answer: see above")
+            if not server.healthy(timeout=5):
+                problems.append("/healthz did not answer within 5 s after the literals run")
     except subprocess.TimeoutExpired as error:
         problems.append(f"schemathesis did not finish within {error.timeout} s")
     finally:
