@@ -1,17 +1,15 @@
-//! The audit log: one row per change, written in the change's transaction.
+//! The audit log: one row per change, written in the change's transaction
+//! (by `recorder`), and read page by page.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
-pub use super::changes::{ACTIONS, Target};
-
 use super::DomainError;
-use super::changes::Change;
+use super::changes::{Action, Target};
 use super::members::Membership;
 use super::pagination::{Page, PageArgs, id_window};
-use super::webhooks::queue;
 use crate::db::schema::{audit_events, users};
 use crate::db::{Conn, with_conn};
 
@@ -20,7 +18,7 @@ use crate::db::{Conn, with_conn};
 struct NewAuditEvent<'a> {
     organization_id: i64,
     actor_id: Option<i64>,
-    action: &'a str,
+    action: Action,
     target_user_id: Option<i64>,
     target_email: Option<&'a str>,
     details: Option<String>,
@@ -40,20 +38,18 @@ pub struct AuditEvent {
     pub created_at: NaiveDateTime,
 }
 
-/// Records `action` by `actor_id` in the organization, in the caller's
-/// transaction (`details` is stored as JSON text), and queues it for every
-/// webhook endpoint of the organization that wants it, in the same
-/// transaction: a change and its deliveries commit together, or neither.
-pub async fn record(
+/// Writes the audit row of `action` by `actor_id` in the organization, in
+/// the caller's transaction (`details` is stored as JSON text). Returns the
+/// target's address as the row names it, and the row's time.
+pub(super) async fn write(
     tx: &mut Conn<'_>,
     organization_id: i64,
     actor_id: i64,
-    action: &'static str,
-    target: Target<'_>,
-    details: Value,
-) -> Result<(), DomainError> {
-    debug_assert!(ACTIONS.contains(&action), "{action} is not in ACTIONS");
-    let (target_user_id, target_email) = match &target {
+    action: Action,
+    target: &Target<'_>,
+    details: &Value,
+) -> Result<(Option<String>, NaiveDateTime), DomainError> {
+    let (target_user_id, target_email) = match target {
         Target::Nobody => (None, None),
         Target::Member { member, email, .. } => {
             let email = match email {
@@ -76,16 +72,7 @@ pub async fn record(
     };
     let insert = diesel::insert_into(audit_events::table).values(&entry);
     with_conn!(tx, |c| insert.execute(c).await)?;
-    let change = Change {
-        organization_id,
-        actor_id,
-        action,
-        target: &target,
-        target_email: target_email.as_deref(),
-        details: &details,
-        at: created_at,
-    };
-    queue::enqueue(tx, &change).await
+    Ok((target_email, created_at))
 }
 
 /// The email of a member's user, for the audit row that names them.

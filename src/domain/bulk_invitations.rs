@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::audit::{self, Target};
 use super::invitations::{self, Invitation, InvitationSettings, Letter, Sent};
+use super::recorder::{self, Action, Change};
 use super::users::normalize_email;
 use super::{DomainError, Permission, Role, access};
 use crate::db::{Conn, Db};
@@ -145,21 +145,13 @@ impl Batch {
         }
         report.invited_count = report.invitations.len();
         report.sent = report.invited_count > 0;
-        let details = json!({
-            "invited": report.invited_count,
-            "flagged": flagged_count,
-            "rows": report.rows.len(),
-        });
-        let action = "member.bulk_invited";
-        audit::record(
-            tx,
-            organization_id,
-            actor_id,
-            action,
-            Target::Nobody,
-            details,
-        )
-        .await?;
+        let change =
+            Change::new(organization_id, actor_id, Action::MembersBulkInvited).details(json!({
+                "invited": report.invited_count,
+                "flagged": flagged_count,
+                "rows": report.rows.len(),
+            }));
+        recorder::record(tx, change).await?;
         Ok(report)
     }
 }

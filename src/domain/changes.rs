@@ -1,37 +1,69 @@
 //! What a change is, in the words the audit log and webhooks share: its
-//! action names and who it was about.
+//! action and who it was about (`recorder` records it).
 
 use chrono::NaiveDateTime;
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
+use diesel::sql_types::Text;
 use serde_json::Value;
 
 use super::Role;
 use super::members::Membership;
+use super::text_enum::text_enum;
 
 /// Every action the audit log records: the event types of webhooks too.
-pub const ACTIONS: &[&str] = &[
-    "organization.created",
-    "organization.updated",
-    "credits.added",
-    "credits.distributed",
-    "credits.reclaimed",
-    "seats.limits_set",
-    "seat.assigned",
-    "member.invited",
-    "member.reinvited",
-    "member.invitation_resent",
-    "member.invitation_revoked",
-    "member.bulk_invited",
-    "member.joined",
-    "member.role_changed",
-    "member.removed",
-    "member.left",
-    "ownership.transferred",
-    "service_key.created",
-    "service_key.revoked",
-    "webhook_endpoint.created",
-    "webhook_endpoint.updated",
-    "webhook_endpoint.deleted",
-];
+/// Their names are the wire's (audit log, webhooks), kept as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum Action {
+    OrganizationCreated,
+    OrganizationUpdated,
+    CreditsAdded,
+    CreditsDistributed,
+    CreditsReclaimed,
+    SeatLimitsSet,
+    SeatAssigned,
+    MemberInvited,
+    MemberReinvited,
+    InvitationResent,
+    InvitationRevoked,
+    MembersBulkInvited,
+    MemberJoined,
+    MemberRoleChanged,
+    MemberRemoved,
+    MemberLeft,
+    OwnershipTransferred,
+    ServiceKeyCreated,
+    ServiceKeyRevoked,
+    WebhookEndpointCreated,
+    WebhookEndpointUpdated,
+    WebhookEndpointDeleted,
+}
+
+text_enum!(Action {
+    OrganizationCreated = "organization.created",
+    OrganizationUpdated = "organization.updated",
+    CreditsAdded = "credits.added",
+    CreditsDistributed = "credits.distributed",
+    CreditsReclaimed = "credits.reclaimed",
+    SeatLimitsSet = "seats.limits_set",
+    SeatAssigned = "seat.assigned",
+    MemberInvited = "member.invited",
+    MemberReinvited = "member.reinvited",
+    InvitationResent = "member.invitation_resent",
+    InvitationRevoked = "member.invitation_revoked",
+    MembersBulkInvited = "member.bulk_invited",
+    MemberJoined = "member.joined",
+    MemberRoleChanged = "member.role_changed",
+    MemberRemoved = "member.removed",
+    MemberLeft = "member.left",
+    OwnershipTransferred = "ownership.transferred",
+    ServiceKeyCreated = "service_key.created",
+    ServiceKeyRevoked = "service_key.revoked",
+    WebhookEndpointCreated = "webhook_endpoint.created",
+    WebhookEndpointUpdated = "webhook_endpoint.updated",
+    WebhookEndpointDeleted = "webhook_endpoint.deleted",
+});
 
 /// Who a change was about: a member, or just an address.
 pub enum Target<'a> {
@@ -83,11 +115,12 @@ impl<'a> Target<'a> {
     }
 }
 
-/// A recorded change, as webhooks describe it.
-pub struct Change<'a> {
+/// A change as it was recorded (its target's address found, its time
+/// set), as webhooks describe it.
+pub struct Recorded<'a> {
     pub organization_id: i64,
     pub actor_id: i64,
-    pub action: &'static str,
+    pub action: Action,
     pub target: &'a Target<'a>,
     pub target_email: Option<&'a str>,
     pub details: &'a Value,

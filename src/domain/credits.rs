@@ -7,10 +7,10 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::audit::{self, Target};
-use super::live_events::{self, MembershipEvent, MembershipEventKind};
+use super::live_events::{MembershipEvent, MembershipEventKind};
 use super::members::{self, Membership};
 use super::organizations::{self, Organization};
+use super::recorder::{self, Action, Change, Target};
 use super::{DomainError, Permission, access, now};
 use crate::db::schema::{credit_ledger, memberships, organizations as orgs};
 use crate::db::{Conn, Db, with_conn};
@@ -100,15 +100,9 @@ pub async fn add(
                 )));
             }
             record_movement(tx, organization_id, None, actor_id, "added", amount).await?;
-            audit::record(
-                tx,
-                organization_id,
-                actor_id,
-                "credits.added",
-                Target::Nobody,
-                json!({ "amount": amount }),
-            )
-            .await?;
+            let change = Change::new(organization_id, actor_id, Action::CreditsAdded)
+                .details(json!({ "amount": amount }));
+            recorder::record(tx, change).await?;
             organizations::get(tx, organization_id).await
         }
         .boxed()
@@ -188,8 +182,8 @@ pub async fn transfer(
                 )));
             }
             let (kind, action) = match direction {
-                Direction::ToMember => ("distributed", "credits.distributed"),
-                Direction::ToPool => ("reclaimed", "credits.reclaimed"),
+                Direction::ToMember => ("distributed", Action::CreditsDistributed),
+                Direction::ToPool => ("reclaimed", Action::CreditsReclaimed),
             };
             record_movement(
                 tx,
@@ -201,18 +195,13 @@ pub async fn transfer(
             )
             .await?;
             let member = members::lock(tx, member_id).await?;
-            audit::record(
-                tx,
-                organization_id,
-                actor_id,
-                action,
-                Target::member(&member),
-                json!({ "amount": amount, "balance": member.credits }),
-            )
-            .await?;
             let event =
                 MembershipEvent::about(MembershipEventKind::CreditsChanged, &member, actor_id);
-            live_events::stage(tx, event).await?;
+            let change = Change::new(organization_id, actor_id, action)
+                .about(Target::member(&member))
+                .details(json!({ "amount": amount, "balance": member.credits }))
+                .live(event);
+            recorder::record(tx, change).await?;
             Ok(CreditMove {
                 member,
                 pool: CreditPool::of(&organization),

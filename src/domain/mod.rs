@@ -20,6 +20,7 @@ pub mod pagination;
 mod passwords;
 pub mod permission_checks;
 pub mod principal;
+pub mod recorder;
 pub mod removal;
 pub mod role_changes;
 mod roles;

@@ -3,8 +3,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
-use super::audit::{self, Target};
 use super::members::{self, Membership};
+use super::recorder::{self, Action, Change};
 use super::users::normalize_name;
 use super::{DomainError, Permission, Role, access};
 use crate::db::schema::{memberships, organizations};
@@ -75,16 +75,9 @@ pub async fn create(
                 .returning(organizations::id);
             let id: i64 = with_conn!(tx, |c| insert.get_result(c).await)?;
             let owner = members::add(tx, id, owner_id, Role::Owner).await?;
-            let details = serde_json::json!({ "name": name, "slug": slug });
-            audit::record(
-                tx,
-                id,
-                owner_id,
-                "organization.created",
-                Target::Nobody,
-                details,
-            )
-            .await?;
+            let change = Change::new(id, owner_id, Action::OrganizationCreated)
+                .details(serde_json::json!({ "name": name, "slug": slug }));
+            recorder::record(tx, change).await?;
             let organization = get(tx, id).await?;
             Ok((organization, owner))
         }
@@ -114,16 +107,9 @@ pub async fn rename(
             let update = diesel::update(organizations::table.find(organization_id))
                 .set(organizations::name.eq(&name));
             with_conn!(tx, |c| update.execute(c).await)?;
-            let details = serde_json::json!({ "from": before.name, "to": name });
-            audit::record(
-                tx,
-                organization_id,
-                actor_id,
-                "organization.updated",
-                Target::Nobody,
-                details,
-            )
-            .await?;
+            let change = Change::new(organization_id, actor_id, Action::OrganizationUpdated)
+                .details(serde_json::json!({ "from": before.name, "to": name }));
+            recorder::record(tx, change).await?;
             Ok(Organization { name, ..before })
         }
         .boxed()

@@ -6,10 +6,10 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::audit::{self, Target};
-use super::live_events::{self, MembershipEvent};
+use super::live_events::MembershipEvent;
 use super::members::{self, Membership, adjust_counters};
 use super::organizations::{self, Organization};
+use super::recorder::{self, Action, Change, Target};
 use super::{DomainError, Permission, Role, SeatTier, access, credits, seats};
 use crate::db::schema::{memberships, organizations as orgs};
 use crate::db::{Conn, Db, with_conn};
@@ -33,7 +33,7 @@ pub async fn remove(db: &Db, actor_id: i64, member_id: i64) -> Result<Removal, D
                     "the owner cannot be removed; transfer ownership first".into(),
                 ));
             }
-            end_membership(tx, member, actor_id, "member.removed").await
+            end_membership(tx, member, actor_id, Action::MemberRemoved).await
         }
         .boxed()
     })
@@ -52,7 +52,7 @@ pub async fn leave(db: &Db, user_id: i64, organization_id: i64) -> Result<Remova
                     "the owner cannot leave; transfer ownership first".into(),
                 ));
             }
-            end_membership(tx, member, user_id, "member.left").await
+            end_membership(tx, member, user_id, Action::MemberLeft).await
         }
         .boxed()
     })
@@ -63,7 +63,7 @@ async fn end_membership(
     tx: &mut Conn<'_>,
     member: Membership,
     actor_id: i64,
-    action: &'static str,
+    action: Action,
 ) -> Result<Removal, DomainError> {
     let organization_id = member.organization_id;
     let delete = diesel::delete(memberships::table.find(member.id));
@@ -86,22 +86,16 @@ async fn end_membership(
     }
     seats::release(tx, organization_id, member.seat).await?;
     adjust_counters(tx, organization_id, &[(member.role, -1)]).await?;
-    let details = json!({
-        "role": member.role.as_str(),
-        "creditsReturned": member.credits,
-        "seatReleased": member.seat.as_str(),
-    });
-    audit::record(
-        tx,
-        organization_id,
-        actor_id,
-        action,
-        Target::member(&member).with_previous_role(member.role),
-        details,
-    )
-    .await?;
+    let change = Change::new(organization_id, actor_id, action)
+        .about(Target::member(&member).with_previous_role(member.role))
+        .details(json!({
+            "role": member.role.as_str(),
+            "creditsReturned": member.credits,
+            "seatReleased": member.seat.as_str(),
+        }))
+        .live(MembershipEvent::removed(&member, actor_id));
+    recorder::record(tx, change).await?;
     let organization = organizations::get(tx, organization_id).await?;
-    live_events::stage(tx, MembershipEvent::removed(&member, actor_id)).await?;
     Ok(Removal {
         credits_returned: member.credits,
         seat_released: member.seat,

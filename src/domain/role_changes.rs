@@ -6,9 +6,9 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::audit::{self, Target};
-use super::live_events::{self, MembershipEvent, MembershipEventKind};
+use super::live_events::{MembershipEvent, MembershipEventKind};
 use super::members::{self, Membership, adjust_counters};
+use super::recorder::{self, Action, Change, Target};
 use super::{DomainError, Permission, Role, access};
 use crate::db::schema::memberships;
 use crate::db::{Conn, Db, with_conn};
@@ -38,20 +38,14 @@ pub async fn update_role(
                 return Ok(member);
             }
             let changed = set_role(tx, &member, role).await?;
-            let details = json!({ "from": member.role.as_str(), "to": role.as_str() });
-            audit::record(
-                tx,
-                member.organization_id,
-                actor_id,
-                "member.role_changed",
-                Target::member(&changed).with_previous_role(member.role),
-                details,
-            )
-            .await?;
             let event =
                 MembershipEvent::about(MembershipEventKind::RoleChanged, &changed, actor_id)
                     .with_previous_role(member.role);
-            live_events::stage(tx, event).await?;
+            let change = Change::new(member.organization_id, actor_id, Action::MemberRoleChanged)
+                .about(Target::member(&changed).with_previous_role(member.role))
+                .details(json!({ "from": member.role.as_str(), "to": role.as_str() }))
+                .live(event);
+            recorder::record(tx, change).await?;
             Ok(changed)
         }
         .boxed()
@@ -120,18 +114,18 @@ async fn transfer_in(
     // Demote first: the one-owner index never sees two.
     let previous_owner = set_role(tx, &owner, Role::Admin).await?;
     let new_owner = set_role(tx, &heir, Role::Owner).await?;
-    let details = json!({
-        "previousOwnerUserId": owner.user_id,
-        "newOwnerPreviousRole": heir.role.as_str(),
-    });
-    let target = Target::member(&new_owner).with_previous_role(heir.role);
-    let action = "ownership.transferred";
-    audit::record(tx, organization_id, actor_id, action, target, details).await?;
     let kind = MembershipEventKind::OwnershipTransferred;
     let demoted = MembershipEvent::about(kind, &previous_owner, actor_id);
-    live_events::stage(tx, demoted.with_previous_role(Role::Owner)).await?;
     let promoted = MembershipEvent::about(kind, &new_owner, actor_id);
-    live_events::stage(tx, promoted.with_previous_role(heir.role)).await?;
+    let change = Change::new(organization_id, actor_id, Action::OwnershipTransferred)
+        .about(Target::member(&new_owner).with_previous_role(heir.role))
+        .details(json!({
+            "previousOwnerUserId": owner.user_id,
+            "newOwnerPreviousRole": heir.role.as_str(),
+        }))
+        .live(demoted.with_previous_role(Role::Owner))
+        .live(promoted.with_previous_role(heir.role));
+    recorder::record(tx, change).await?;
     Ok(OwnershipTransfer {
         previous_owner,
         new_owner,

@@ -7,10 +7,10 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::audit::{self, Target};
-use super::live_events::{self, MembershipEvent, MembershipEventKind};
+use super::live_events::{MembershipEvent, MembershipEventKind};
 use super::members::Membership;
 use super::organizations::{self, Organization};
+use super::recorder::{self, Action, Change, Target};
 use super::{DomainError, Permission, SeatTier, access};
 use crate::db::schema::{memberships, organizations as orgs};
 use crate::db::{Conn, Db, with_conn};
@@ -73,17 +73,9 @@ pub async fn set_limits(
                      release seats before lowering a limit below that"
                 )));
             }
-            let details = json!({ "standard": standard, "pro": pro });
-            let action = "seats.limits_set";
-            audit::record(
-                tx,
-                organization_id,
-                actor_id,
-                action,
-                Target::Nobody,
-                details,
-            )
-            .await?;
+            let change = Change::new(organization_id, actor_id, Action::SeatLimitsSet)
+                .details(json!({ "standard": standard, "pro": pro }));
+            recorder::record(tx, change).await?;
             Ok(organization)
         }
         .boxed()
@@ -121,18 +113,12 @@ pub async fn assign(
                 seat: tier,
                 ..member
             };
-            let details = json!({ "from": previous.as_str(), "to": tier.as_str() });
-            audit::record(
-                tx,
-                member.organization_id,
-                actor_id,
-                "seat.assigned",
-                Target::member(&member),
-                details,
-            )
-            .await?;
             let event = MembershipEvent::about(MembershipEventKind::SeatChanged, &member, actor_id);
-            live_events::stage(tx, event).await?;
+            let change = Change::new(member.organization_id, actor_id, Action::SeatAssigned)
+                .about(Target::member(&member))
+                .details(json!({ "from": previous.as_str(), "to": tier.as_str() }))
+                .live(event);
+            recorder::record(tx, change).await?;
             Ok(member)
         }
         .boxed()

@@ -10,10 +10,10 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::audit::{self, Target};
-use super::live_events::{self, LiveEvent};
+use super::live_events::LiveEvent;
 use super::pagination::{Page, PageArgs, id_window};
 use super::principal::Principal;
+use super::recorder::{self, Action, Change};
 use super::tokens::{hash_token, new_token};
 use super::users::normalize_name;
 use super::{DomainError, Permission, access, now};
@@ -83,17 +83,9 @@ pub async fn create(
                 .returning(ServiceKey::as_returning())
                 .get_result(c)
                 .await)?;
-            let details = json!({ "name": key.name, "prefix": key.prefix });
-            let action = "service_key.created";
-            audit::record(
-                tx,
-                organization_id,
-                actor_id,
-                action,
-                Target::Nobody,
-                details,
-            )
-            .await?;
+            let change = Change::new(organization_id, actor_id, Action::ServiceKeyCreated)
+                .details(json!({ "name": key.name, "prefix": key.prefix }));
+            recorder::record(tx, change).await?;
             Ok((key, secret))
         }
         .boxed()
@@ -119,18 +111,10 @@ pub async fn revoke(db: &Db, actor_id: i64, key_id: i64) -> Result<ServiceKey, D
             let update = diesel::update(service_keys::table.find(key_id))
                 .set(service_keys::revoked_at.eq(Some(revoked_at)));
             with_conn!(tx, |c| update.execute(c).await)?;
-            let details = json!({ "name": key.name, "prefix": key.prefix });
-            let action = "service_key.revoked";
-            audit::record(
-                tx,
-                organization_id,
-                actor_id,
-                action,
-                Target::Nobody,
-                details,
-            )
-            .await?;
-            live_events::stage(tx, LiveEvent::ServiceKeyRevoked { key_id }).await?;
+            let change = Change::new(organization_id, actor_id, Action::ServiceKeyRevoked)
+                .details(json!({ "name": key.name, "prefix": key.prefix }))
+                .live(LiveEvent::ServiceKeyRevoked { key_id });
+            recorder::record(tx, change).await?;
             Ok(ServiceKey {
                 revoked_at: Some(revoked_at),
                 ..key

@@ -20,9 +20,9 @@ pub use issuing::Sent;
 pub(super) use issuing::{existing_members, issue};
 pub use listing::{by_ids, count, list};
 
-use super::audit::{self, Target};
-use super::live_events::{self, MembershipEvent, MembershipEventKind};
+use super::live_events::{MembershipEvent, MembershipEventKind};
 use super::members::{self, Membership};
+use super::recorder::{self, Action, Change, Target};
 use super::text_enum::text_enum;
 use super::tokens::hash_token;
 use super::users::normalize_email;
@@ -115,18 +115,13 @@ pub async fn invite(
             let (invitation, sent) =
                 issuing::issue_one(tx, &settings, &letter, &email, role).await?;
             let action = match sent {
-                Sent::Invited => "member.invited",
-                Sent::Reinvited => "member.reinvited",
+                Sent::Invited => Action::MemberInvited,
+                Sent::Reinvited => Action::MemberReinvited,
             };
-            audit::record(
-                tx,
-                organization_id,
-                actor_id,
-                action,
-                Target::Email(&email),
-                json!({ "role": role.as_str() }),
-            )
-            .await?;
+            let change = Change::new(organization_id, actor_id, action)
+                .about(Target::Email(&email))
+                .details(json!({ "role": role.as_str() }));
+            recorder::record(tx, change).await?;
             Ok(invitation)
         }
         .boxed()
@@ -155,16 +150,13 @@ pub async fn resend(
             let (invitation, _) =
                 issuing::issue_one(tx, &settings, &letter, &invitation.email, invitation.role)
                     .await?;
-            let target = Target::Email(&invitation.email);
-            audit::record(
-                tx,
+            let change = Change::new(
                 invitation.organization_id,
                 actor_id,
-                "member.invitation_resent",
-                target,
-                json!({}),
-            )
-            .await?;
+                Action::InvitationResent,
+            );
+            let change = change.about(Target::Email(&invitation.email));
+            recorder::record(tx, change.details(json!({}))).await?;
             Ok(invitation)
         }
         .boxed()
@@ -185,16 +177,13 @@ pub async fn revoke(db: &Db, actor_id: i64, invitation_id: i64) -> Result<Invita
             let update = diesel::update(invitations::table.find(invitation_id))
                 .set(invitations::status.eq(InvitationState::Revoked));
             with_conn!(tx, |c| update.execute(c).await)?;
-            let target = Target::Email(&invitation.email);
-            audit::record(
-                tx,
+            let change = Change::new(
                 invitation.organization_id,
                 actor_id,
-                "member.invitation_revoked",
-                target,
-                json!({}),
-            )
-            .await?;
+                Action::InvitationRevoked,
+            );
+            let change = change.about(Target::Email(&invitation.email));
+            recorder::record(tx, change.details(json!({}))).await?;
             Ok(Invitation {
                 state: InvitationState::Revoked,
                 ..invitation
@@ -344,21 +333,14 @@ pub async fn accept_in(
     let update = diesel::update(invitations::table.find(invitation.id))
         .set(invitations::status.eq(InvitationState::Accepted));
     with_conn!(tx, |c| update.execute(c).await)?;
-    let target = Target::member(&member).with_email(&email);
-    let details = json!({ "role": invitation.role.as_str(), "invitedBy": invitation.invited_by });
-    audit::record(
-        tx,
-        invitation.organization_id,
-        user_id,
-        "member.joined",
-        target,
-        details,
-    )
-    .await?;
-    live_events::stage(
-        tx,
-        MembershipEvent::about(MembershipEventKind::Joined, &member, user_id),
-    )
-    .await?;
+    let change = Change::new(invitation.organization_id, user_id, Action::MemberJoined)
+        .about(Target::member(&member).with_email(&email))
+        .details(json!({ "role": invitation.role.as_str(), "invitedBy": invitation.invited_by }))
+        .live(MembershipEvent::about(
+            MembershipEventKind::Joined,
+            &member,
+            user_id,
+        ));
+    recorder::record(tx, change).await?;
     Ok(member)
 }

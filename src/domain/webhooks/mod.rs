@@ -23,8 +23,8 @@ pub use destination::{WebhookSettings, forbidden};
 pub use queue::QUEUE;
 pub use signature::{new_secret, sign};
 
-use super::audit::{self, ACTIONS, Target};
 use super::pagination::{Page, PageArgs, id_window};
+use super::recorder::{self, Action, Change};
 use super::{DomainError, Permission, access, now};
 use crate::db::schema::{webhook_deliveries, webhook_endpoints};
 use crate::db::{self, Conn, Db, with_conn};
@@ -65,10 +65,11 @@ fn event_types_json(types: &[String]) -> Result<String, DomainError> {
     let mut checked: Vec<&str> = Vec::new();
     for event_type in types {
         let event_type = event_type.trim();
-        if !ACTIONS.contains(&event_type) {
+        if Action::parse(event_type).is_none() {
+            let actions: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
             return Err(DomainError::bad_input(format!(
                 "{event_type:?} is not an event type; the types are the audit log's actions: {}",
-                ACTIONS.join(", ")
+                actions.join(", ")
             )));
         }
         if !checked.contains(&event_type) {
@@ -108,8 +109,9 @@ pub async fn create(
                 .get_result(c)
                 .await)?;
             let details = json!({ "endpointId": ids::encode(Kind::WebhookEndpoint, endpoint.id), "url": url, "eventTypes": endpoint.event_types() });
-            let action = "webhook_endpoint.created";
-            audit::record(tx, organization_id, actor_id, action, Target::Nobody, details).await?;
+            let change = Change::new(organization_id, actor_id, Action::WebhookEndpointCreated)
+                .details(details);
+            recorder::record(tx, change).await?;
             Ok((endpoint, secret))
         }
         .boxed()
@@ -167,16 +169,12 @@ pub async fn update(
                 "eventTypes": updated.event_types(),
                 "enabled": updated.enabled,
             });
-            let (organization_id, action) = (updated.organization_id, "webhook_endpoint.updated");
-            audit::record(
-                tx,
-                organization_id,
+            let change = Change::new(
+                updated.organization_id,
                 actor_id,
-                action,
-                Target::Nobody,
-                details,
-            )
-            .await?;
+                Action::WebhookEndpointUpdated,
+            );
+            recorder::record(tx, change.details(details)).await?;
             Ok(updated)
         }
         .boxed()
@@ -195,8 +193,12 @@ pub async fn delete(db: &Db, actor_id: i64, endpoint_id: i64) -> Result<Endpoint
             let row = webhook_endpoints::table.find(endpoint_id);
             with_conn!(tx, |c| diesel::delete(row).execute(c).await)?;
             let details = json!({ "endpointId": ids::encode(Kind::WebhookEndpoint, endpoint_id), "url": endpoint.url });
-            let (organization_id, action) = (endpoint.organization_id, "webhook_endpoint.deleted");
-            audit::record(tx, organization_id, actor_id, action, Target::Nobody, details).await?;
+            let change = Change::new(
+                endpoint.organization_id,
+                actor_id,
+                Action::WebhookEndpointDeleted,
+            );
+            recorder::record(tx, change.details(details)).await?;
             Ok(endpoint)
         }
         .boxed()

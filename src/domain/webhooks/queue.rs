@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 
 use crate::db::schema::{organizations, users, webhook_deliveries, webhook_endpoints};
 use crate::db::{self, Conn, insert_all, with_conn};
-use crate::domain::changes::{Change, Target};
+use crate::domain::changes::{Action, Recorded, Target};
 use crate::domain::{DomainError, tokens};
 use crate::ids::{self, Kind};
 
 /// Whether an endpoint of these event types wants `action`.
-fn wants(stored_event_types: &str, action: &str) -> bool {
+fn wants(stored_event_types: &str, action: Action) -> bool {
     let types: Vec<String> = serde_json::from_str(stored_event_types).unwrap_or_default();
-    types.is_empty() || types.iter().any(|t| t == action)
+    types.is_empty() || types.iter().any(|t| t == action.as_str())
 }
 
 #[derive(Insertable)]
@@ -23,7 +23,7 @@ fn wants(stored_event_types: &str, action: &str) -> bool {
 struct NewDelivery {
     endpoint_id: i64,
     message_id: String,
-    event_type: &'static str,
+    event_type: Action,
     payload: String,
     next_attempt_at: NaiveDateTime,
     created_at: NaiveDateTime,
@@ -45,7 +45,7 @@ pub const QUEUE: &str = "webhooks";
 /// all it costs), and one insert queues the deliveries.
 pub(in crate::domain) async fn enqueue(
     tx: &mut Conn<'_>,
-    change: &Change<'_>,
+    change: &Recorded<'_>,
 ) -> Result<(), DomainError> {
     let actor_email = users::table
         .find(change.actor_id)
@@ -97,7 +97,7 @@ pub(in crate::domain) async fn enqueue(
 
 /// The message body: `{"type", "timestamp", "data"}`, where `data` says
 /// what a receiver needs without calling back (see the README's table).
-fn payload(change: &Change<'_>, context: Context) -> Value {
+fn payload(change: &Recorded<'_>, context: Context) -> Value {
     let user_id = |id: i64| ids::encode(Kind::User, id);
     let (member, user, previous_role) = match change.target {
         Target::Member {
@@ -121,7 +121,7 @@ fn payload(change: &Change<'_>, context: Context) -> Value {
         _ => Value::Null,
     };
     json!({
-        "type": change.action,
+        "type": change.action.as_str(),
         "timestamp": change.at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "data": {
             "organization": {
