@@ -121,7 +121,7 @@ pub struct Config {
     #[arg(long, env = "PASSWORD_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub password_accounts: bool,
 
-    /// Let webhook endpoints be plain http and on loopback, private or link-local addresses (development and tests only).
+    /// Let webhook endpoints be plain http and on special-use addresses: loopback, private, link-local, ... (development and tests only).
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub webhook_allow_private_networks: bool,
 

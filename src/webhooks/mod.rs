@@ -12,7 +12,6 @@
 mod resolver;
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -187,14 +186,10 @@ impl Sender {
             return refused("the endpoint URL does not parse".into());
         };
         // A literal address is not resolved, so it is checked here.
-        let literal = url.host_str().and_then(|h| {
-            h.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .ok()
-        });
-        if !self.settings.allow_private_networks && literal.is_some_and(webhooks::forbidden) {
-            return refused(resolver::REFUSED.into());
+        if !self.settings.allow_private_networks
+            && let Some(found) = webhooks::literal_address(&url).and_then(webhooks::forbidden)
+        {
+            return refused(resolver::refusal(&found));
         }
         let timestamp = chrono::Utc::now().timestamp();
         let signature = webhooks::sign(

@@ -13,6 +13,8 @@ use crate::fixtures::WebhookReceiver;
 
 const CREATE: &str = "mutation($org: ID!, $url: String!, $types: [String!]) { createWebhookEndpoint(input: {organizationId: $org, url: $url, eventTypes: $types}) { secret endpoint { id url eventTypes enabled } } }";
 const DELIVERIES: &str = "query($org: ID!) { organization(id: $org) { webhookEndpoints(first: 5) { nodes { url deliveries(first: 50) { totalCount nodes { id messageId eventType status attempts lastResponseStatus lastError deliveredAt nextAttemptAt } } } } } }";
+/// Each endpoint's latest delivery error, for many endpoints.
+const LAST_ERRORS: &str = "query($org: ID!) { organization(id: $org) { webhookEndpoints(first: 20) { nodes { url deliveries(first: 1) { nodes { lastError } } } } } }";
 
 async fn spawn() -> TestApp {
     TestApp::spawn_configured(|config| config.webhook_allow_private_networks = true).await
@@ -319,33 +321,46 @@ async fn a_refused_mutation_sends_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn private_destinations_are_refused() {
-    let receiver = WebhookReceiver::start();
-    let app = TestApp::spawn().await; // private networks not allowed: the default
-    let (owner, _ada, org, ada_member) = owner_and_ada(&app).await;
-    for url in [
-        "http://example.com/hooks".to_owned(),
-        "https://127.0.0.1/hooks".to_owned(),
-        "https://localhost:8443/hooks".to_owned(),
-        "https://10.0.0.7/hooks".to_owned(),
-        "https://192.168.1.20/hooks".to_owned(),
-        "https://169.254.169.254/latest/meta-data".to_owned(),
-        "https://[::1]/hooks".to_owned(),
-        "https://0.0.0.0/hooks".to_owned(),
-        "https://user:pass@example.com/hooks".to_owned(),
-        receiver.endpoint_url("x"),
-    ] {
-        let code = owner
-            .error_code(CREATE, json!({ "org": org, "url": url, "types": [] }))
-            .await;
-        assert_eq!(code, "BAD_USER_INPUT", "{url}");
-    }
-    // An endpoint whose address became private after it was set (written
-    // here straight to the database) is refused at delivery, after
-    // resolution: nothing reaches it.
-    let organization_id = crate::common::db_id(&org);
-    let url = receiver.endpoint_url("rebound");
+/// Special-use addresses written as literals, each with the block a refusal
+/// must name: an IPv6 form of an internal IPv4 address (NAT64 and 6to4 of
+/// 10.0.0.1, IPv4-compatible, SIIT), Teredo, site-local, benchmarking and
+/// reserved IPv4.
+const SPECIAL_USE: [(&str, &str); 8] = [
+    (
+        "https://[64:ff9b::a00:1]/hooks",
+        "a NAT64 address (64:ff9b::/96)",
+    ),
+    ("https://[2002:a00:1::]/hooks", "a 6to4 address (2002::/16)"),
+    (
+        "https://[2001:0:4136:e378::1]/hooks",
+        "a Teredo address (2001::/32)",
+    ),
+    (
+        "https://[::a00:1]/hooks",
+        "an IPv4-compatible address (::/96)",
+    ),
+    (
+        "https://[::ffff:0:a00:1]/hooks",
+        "an IPv4-translated (SIIT) address (::ffff:0:0:0/96)",
+    ),
+    (
+        "https://[fec0::1]/hooks",
+        "a site-local address (fec0::/10)",
+    ),
+    (
+        "https://198.18.0.1/hooks",
+        "a benchmarking address (198.18.0.0/15)",
+    ),
+    (
+        "https://240.0.0.1/hooks",
+        "a reserved address (240.0.0.0/4)",
+    ),
+];
+
+/// Writes an endpoint straight to the database, past the check at
+/// creation: as if its name had been repointed since.
+async fn insert_unchecked_endpoint(app: &TestApp, org: &str, url: String) {
+    let organization_id = crate::common::db_id(org);
     app.server
         .db
         .write(move |tx| {
@@ -372,23 +387,83 @@ async fn private_destinations_are_refused() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_destinations_are_refused() {
+    let receiver = WebhookReceiver::start();
+    let app = TestApp::spawn().await; // private networks not allowed: the default
+    let (owner, _ada, org, ada_member) = owner_and_ada(&app).await;
+    for url in [
+        "http://example.com/hooks".to_owned(),
+        "https://127.0.0.1/hooks".to_owned(),
+        "https://localhost:8443/hooks".to_owned(),
+        "https://10.0.0.7/hooks".to_owned(),
+        "https://192.168.1.20/hooks".to_owned(),
+        "https://169.254.169.254/latest/meta-data".to_owned(),
+        "https://[::1]/hooks".to_owned(),
+        "https://0.0.0.0/hooks".to_owned(),
+        "https://user:pass@example.com/hooks".to_owned(),
+        receiver.endpoint_url("x"),
+    ] {
+        let code = owner
+            .error_code(CREATE, json!({ "org": org, "url": url, "types": [] }))
+            .await;
+        assert_eq!(code, "BAD_USER_INPUT", "{url}");
+    }
+    for (url, block) in SPECIAL_USE {
+        let refused = owner
+            .query(CREATE, json!({ "org": org, "url": url, "types": [] }))
+            .await;
+        let error = &refused["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(block), "{url}: {message}");
+    }
+    // Endpoints whose addresses became special after they were set are
+    // refused at delivery, before any connection: a literal address as it
+    // is, a name (localhost) after resolution. Nothing reaches them.
+    let rebound = receiver.endpoint_url("rebound");
+    let renamed = receiver
+        .endpoint_url("renamed")
+        .replace("127.0.0.1", "localhost");
+    let mut expected: HashMap<String, &str> = SPECIAL_USE
+        .iter()
+        .map(|(url, block)| (url.to_string(), *block))
+        .collect();
+    expected.insert(rebound, "a loopback address (127.0.0.0/8)");
+    expected.insert(renamed, "a loopback address");
+    for url in expected.keys() {
+        insert_unchecked_endpoint(&app, &org, url.clone()).await;
+    }
     owner.ok("mutation($m: ID!) { updateMemberRole(input: {memberId: $m, role: ADMIN}) { member { id } } }", json!({ "m": ada_member })).await;
-    let mut last_error = Value::Null;
+    let mut last_errors: HashMap<String, Value> = HashMap::new();
     for _ in 0..50 {
-        let listed = owner.ok(DELIVERIES, json!({ "org": org })).await;
-        last_error = listed["organization"]["webhookEndpoints"]["nodes"][0]["deliveries"]["nodes"]
-            [0]["lastError"]
-            .clone();
-        if last_error.is_string() {
+        let listed = owner.ok(LAST_ERRORS, json!({ "org": org })).await;
+        last_errors = listed["organization"]["webhookEndpoints"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|endpoint| {
+                let url = endpoint["url"].as_str().unwrap().to_owned();
+                (url, endpoint["deliveries"]["nodes"][0]["lastError"].clone())
+            })
+            .collect();
+        if last_errors.len() == expected.len() && last_errors.values().all(Value::is_string) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        last_error.as_str().is_some_and(|e| e.contains("refused")),
-        "{last_error}"
-    );
+    assert_eq!(last_errors.len(), expected.len(), "{last_errors:?}");
+    for (url, block) in &expected {
+        let error = last_errors[url].as_str().unwrap_or_default();
+        assert!(
+            error.contains("refused: the endpoint points at ") && error.contains(block),
+            "{url}: {error:?}"
+        );
+    }
     assert!(receiver.deliveries("rebound").await.is_empty());
+    assert!(receiver.deliveries("renamed").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ pub use deliveries::{
     delivery_in_organization, due_endpoints, list_deliveries, next_due, pending, prune,
     record_outcome, redeliver, release_claims_of,
 };
-pub use destination::{WebhookSettings, forbidden};
+pub use destination::{Forbidden, WebhookSettings, forbidden, literal_address};
 pub use queue::QUEUE;
 pub use signature::{new_secret, sign};
 
