@@ -55,13 +55,14 @@ async fn main() {
     for backend in backends() {
         let (dir, database_url) = backend.database("checks");
         let seeded = seed(&database_url, MEMBERS);
-        let server = ServerProcess::start(dir, database_url, &[]).await;
+        let server = ServerProcess::start(&database_url, &[]).await.owning(dir);
         let http = reqwest::Client::new();
-        let members = support::members(&http, &server.url, &seeded.owner_token, &seeded.org).await;
+        let members =
+            support::members(&http, &server.base_url, &seeded.owner_token, &seeded.org).await;
         assert_eq!(members.len(), MEMBERS);
         let key = graphql(
             &http,
-            &server.url,
+            &server.base_url,
             Some(&seeded.owner_token),
             CREATE_KEY,
             json!({ "org": seeded.org }),
@@ -83,7 +84,7 @@ async fn main() {
         let asked: Vec<Value> = (0..100).map(check).collect();
         let answered = graphql(
             &http,
-            &server.url,
+            &server.base_url,
             Some(&key),
             CHECK,
             json!({ "checks": asked }),

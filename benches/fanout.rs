@@ -88,9 +88,9 @@ fn report(
 /// WebSocket frame a delivery is.
 async fn run(n: usize) -> usize {
     let (dir, database_url) = scratch(None);
-    let server = ServerProcess::start(dir, database_url, &[]).await;
+    let server = ServerProcess::start(&database_url, &[]).await.owning(dir);
     let http = reqwest::Client::new();
-    let url = server.url.clone();
+    let url = server.base_url.clone();
     let owner = sign_up(&http, &url, "owner@example.com").await;
     let member = sign_up(&http, &url, "member@example.com").await;
     let org = graphql(
@@ -127,7 +127,7 @@ async fn run(n: usize) -> usize {
         .unwrap()
         .to_owned();
 
-    let pid = server.child.id();
+    let pid = server.pid();
     let before = memory_kib(pid, "VmRSS:");
     let ready = Arc::new(Barrier::new(n + 1));
     let (receipts, mut received) = tokio::sync::mpsc::unbounded_channel::<(Instant, usize)>();

@@ -50,8 +50,7 @@ async fn main() {
         let (dir, database_url) = backend.database("jwt");
         let seeded = seed(&database_url, MEMBERS);
         let server = ServerProcess::start(
-            dir,
-            database_url,
+            &database_url,
             &[
                 "--oidc-issuer",
                 &provider.issuer,
@@ -59,9 +58,10 @@ async fn main() {
                 AUDIENCE,
             ],
         )
-        .await;
+        .await
+        .owning(dir);
         let http = reqwest::Client::new();
-        let session = sign_up(&http, &server.url, SESSION_EMAIL).await;
+        let session = sign_up(&http, &server.base_url, SESSION_EMAIL).await;
         let jwt = provider
             .token(json!({
                 "claims": { "sub": "jwt-admin", "aud": AUDIENCE, "email": JWT_EMAIL, "email_verified": true, "name": "JWT Admin" },
@@ -70,7 +70,7 @@ async fn main() {
             .await;
         // The provider's user exists from its first request on.
         let viewer = "{ viewer { user { email } } }";
-        let seen = graphql(&http, &server.url, Some(&jwt), viewer, json!({})).await;
+        let seen = graphql(&http, &server.base_url, Some(&jwt), viewer, json!({})).await;
         assert_eq!(seen["viewer"]["user"]["email"], JWT_EMAIL);
         for (email, token) in [(SESSION_EMAIL, &session), (JWT_EMAIL, &jwt)] {
             join_by_invitation(
@@ -93,7 +93,7 @@ async fn main() {
         for token in [&session, &jwt] {
             let page = graphql(
                 &http,
-                &server.url,
+                &server.base_url,
                 Some(token),
                 MEMBERS_PAGE,
                 variables.clone(),

@@ -82,13 +82,13 @@ async fn run(
     let (dir, database_url) = scratch(database_url);
     let seeded = seed(&database_url, size);
     let (org, token) = (seeded.org, seeded.owner_token);
-    let server = ServerProcess::start(dir, database_url, &[]).await;
+    let server = ServerProcess::start(&database_url, &[]).await.owning(dir);
     let http = reqwest::Client::new();
-    let pid = server.child.id();
+    let pid = server.pid();
 
     for order in ["JOINED_AT", "EMAIL"] {
         let order_by = json!({ "field": order, "direction": "ASC" });
-        let middle = cursor_at(&http, &server.url, &token, &org, &order_by, size / 2).await;
+        let middle = cursor_at(&http, &server.base_url, &token, &org, &order_by, size / 2).await;
         for (page, after) in [("first", None), ("middle", Some(middle))] {
             let variables = json!({ "org": org, "after": after, "order": order_by });
             let body = json!({ "query": MEMBERS_PAGE, "variables": variables }).to_string();
@@ -107,7 +107,7 @@ async fn run(
             );
         }
     }
-    role_change_latencies(&http, &server.url, &token, &org).await
+    role_change_latencies(&http, &server.base_url, &token, &org).await
 }
 
 /// The cursor after the first `position` members in `order`, by walking

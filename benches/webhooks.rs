@@ -107,7 +107,7 @@ async fn endpoint(
 ) {
     let created = graphql(
         http,
-        &server.url,
+        &server.base_url,
         Some(owner_token),
         CREATE_ENDPOINT,
         json!({ "org": org, "url": receiver.endpoint_url(name) }),
@@ -122,23 +122,26 @@ async fn delivery_time(backend: &Backend, receiver: &WebhookReceiver, concurrenc
     let tag = format!("hooks_a{concurrency}");
     let (dir, database_url) = backend.database(&tag);
     let seeded = seed(&database_url, CHANGES + 1);
-    let server = ServerProcess::start(dir, database_url, &ALLOW_LOOPBACK).await;
+    let server = ServerProcess::start(&database_url, &ALLOW_LOOPBACK)
+        .await
+        .owning(dir);
     let http = reqwest::Client::new();
     let token = seeded.owner_token.clone();
     // Every member but the owner changes role once.
-    let changes: Vec<(String, &str)> = support::members(&http, &server.url, &token, &seeded.org)
-        .await
-        .into_iter()
-        .filter(|m| m.role != "OWNER")
-        .map(|m| {
-            let to = if m.role == "MEMBER" {
-                "MANAGER"
-            } else {
-                "MEMBER"
-            };
-            (m.id, to)
-        })
-        .collect();
+    let changes: Vec<(String, &str)> =
+        support::members(&http, &server.base_url, &token, &seeded.org)
+            .await
+            .into_iter()
+            .filter(|m| m.role != "OWNER")
+            .map(|m| {
+                let to = if m.role == "MEMBER" {
+                    "MANAGER"
+                } else {
+                    "MEMBER"
+                };
+                (m.id, to)
+            })
+            .collect();
     assert_eq!(changes.len(), CHANGES);
     let name = format!("all-{}-{concurrency}", backend.name.to_lowercase());
     endpoint(
@@ -159,7 +162,7 @@ async fn delivery_time(backend: &Backend, receiver: &WebhookReceiver, concurrenc
         .map(|_| {
             let (http, url, token, changes, next) = (
                 http.clone(),
-                server.url.clone(),
+                server.base_url.clone(),
                 token.clone(),
                 changes.clone(),
                 next.clone(),
@@ -241,8 +244,14 @@ struct Case {
 
 impl Case {
     async fn changes(&mut self, http: &reqwest::Client, receiver: &WebhookReceiver, count: usize) {
-        let latencies =
-            role_changes(http, &self.server.url, &self.token, &self.member, count).await;
+        let latencies = role_changes(
+            http,
+            &self.server.base_url,
+            &self.token,
+            &self.member,
+            count,
+        )
+        .await;
         self.changes += count;
         if self.answering {
             let expected = (self.endpoints.len() * self.changes) as u64;
@@ -275,8 +284,10 @@ async fn role_change_latency(backend: &Backend, receiver: &WebhookReceiver) {
     for (n, (label, behaviour)) in kinds.into_iter().enumerate() {
         let (dir, database_url) = backend.database(&format!("hooks_b{n}"));
         let seeded = seed(&database_url, MEMBERS);
-        let server = ServerProcess::start(dir, database_url, &ALLOW_LOOPBACK).await;
-        let member = support::members(&http, &server.url, &seeded.owner_token, &seeded.org)
+        let server = ServerProcess::start(&database_url, &ALLOW_LOOPBACK)
+            .await
+            .owning(dir);
+        let member = support::members(&http, &server.base_url, &seeded.owner_token, &seeded.org)
             .await
             .into_iter()
             .find(|m| m.role == "MEMBER")
@@ -323,12 +334,12 @@ async fn role_change_latency(backend: &Backend, receiver: &WebhookReceiver) {
     let received = verified_requests(receiver).await;
     let hanging: u64 = cases[2].endpoints.iter().map(|n| received[n]).sum();
     // And what each server spends idle afterwards, over 2 s.
-    let before: Vec<Duration> = cases.iter().map(|c| cpu(c.server.child.id())).collect();
+    let before: Vec<Duration> = cases.iter().map(|c| cpu(c.server.pid())).collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle: Vec<f64> = cases
         .iter()
         .zip(before)
-        .map(|(c, before)| (cpu(c.server.child.id()) - before).as_secs_f64() * 500.0)
+        .map(|(c, before)| (cpu(c.server.pid()) - before).as_secs_f64() * 500.0)
         .collect();
 
     for case in &mut cases {

@@ -83,7 +83,7 @@ pub async fn seed_organization(
         })
         .await?;
     Ok(Seeded {
-        organization_id: crate::graphql::organization_id(organization.id).to_string(),
+        organization_id: crate::ids::encode(crate::ids::Kind::Organization, organization.id),
         slug: organization.slug,
         owner_email,
         owner_token: token,

@@ -3,27 +3,14 @@
 
 #![allow(dead_code)] // Each benchmark uses its own part of this.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-pub struct ServerProcess {
-    pub child: Child,
-    /// http://127.0.0.1:PORT
-    pub url: String,
-    /// Holds the SQLite database (if used) and the mail folder.
-    pub dir: std::path::PathBuf,
-    pub database_url: String,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+#[path = "../../tests/support/server_process.rs"]
+mod server_process;
+pub use server_process::ServerProcess;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -61,46 +48,6 @@ pub fn orgql(database_url: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
-}
-
-impl ServerProcess {
-    /// Serves `database_url` (None: a fresh SQLite file) from `dir`, with
-    /// `extra` flags.
-    pub async fn start(
-        dir: std::path::PathBuf,
-        database_url: String,
-        extra: &[&str],
-    ) -> ServerProcess {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_orgql"))
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", &database_url])
-            .args(["--mail-dir", dir.join("mail").to_str().unwrap()])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the orgql binary starts");
-        let server = ServerProcess {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-            database_url,
-        };
-        let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http
-                .get(format!("{}/readyz", server.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server did not become ready");
-    }
 }
 
 /// CPU time the process has used, user and system.
@@ -338,7 +285,7 @@ pub async fn join_by_invitation(
         json!({ "org": org, "email": email, "role": role }),
     )
     .await;
-    let invitation = invitation_token(&server.dir.join("mail"), email).await;
+    let invitation = invitation_token(&server.mail_dir(), email).await;
     graphql(
         http,
         &server.url,
@@ -436,7 +383,7 @@ pub async fn closed_loop(
     // Warm the connections and the caches.
     let warm_until = Instant::now() + Duration::from_millis(500);
     let deadline = warm_until + length;
-    let pid = server.child.id();
+    let pid = server.pid();
     let server_cpu = tokio::spawn(async move {
         tokio::time::sleep_until(warm_until.into()).await;
         let before = cpu(pid);

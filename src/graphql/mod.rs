@@ -42,11 +42,6 @@ pub fn build_schema(introspection: bool) -> OrgSchema {
     }
 }
 
-/// The global ID clients use for an organization.
-pub fn organization_id(id: i64) -> async_graphql::ID {
-    ids::encode(ids::Kind::Organization, id)
-}
-
 /// The schema in SDL, as `schema.graphql` holds it.
 pub fn print_schema() -> String {
     build_schema(true).sdl()

@@ -38,7 +38,7 @@ async fn outsiders_cannot_tell_an_organization_exists() {
         );
     }
     // An unknown organization looks exactly the same.
-    let unknown = json!(orgql::graphql::organization_id(999_999).to_string());
+    let unknown = json!(orgql::ids::encode(orgql::ids::Kind::Organization, 999_999));
     assert_eq!(
         outsider.ok(ORG_BY_ID, json!({ "id": unknown })).await["organization"],
         Value::Null

@@ -12,6 +12,12 @@ use serde_json::{Value, json};
 
 use crate::smtp::{Mailbox, SmtpPort, SmtpServer};
 
+// Shared with the benchmarks, which use parts the tests do not.
+#[allow(dead_code)]
+#[path = "../support/server_process.rs"]
+mod server_process;
+pub use server_process::ServerProcess;
+
 pub struct TestApp {
     pub server: Server,
     pub url: String,
@@ -274,106 +280,6 @@ impl Drop for ScratchDatabase {
                 .unwrap();
             }
         }
-    }
-}
-
-/// The server binary as a process of its own, on a database of the test's
-/// own: for what only a process can show (a SIGKILL, a restart).
-pub struct ServerProcess {
-    child: Option<std::process::Child>,
-    args: Vec<String>,
-    /// Its GraphQL URL.
-    pub url: String,
-    mail_dir: PathBuf,
-    /// Where its output (its log) goes.
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    /// `orgql serve` on a free port, with `extra` settings.
-    pub async fn start(database: &ScratchDatabase, extra: &[&str]) -> ServerProcess {
-        Self::start_on(&database.url, extra).await
-    }
-
-    /// The same, on the database at `database_url`.
-    pub async fn start_on(database_url: &str, extra: &[&str]) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mail_dir = std::env::temp_dir().join(format!("{}-mail", unique_name()));
-        let mut args: Vec<String> = [
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            database_url,
-            "--mail-dir",
-            mail_dir.to_str().unwrap(),
-            "--auth-rate-limit",
-            "10000",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        args.extend(extra.iter().map(|a| (*a).to_owned()));
-        let mut process = ServerProcess {
-            child: None,
-            args,
-            url: format!("http://127.0.0.1:{port}/graphql"),
-            log: mail_dir.with_extension("log"),
-            mail_dir,
-        };
-        process.resume().await;
-        process
-    }
-
-    /// SIGKILL: the process gets no chance to finish anything.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    /// Starts it again, with the same settings and port.
-    pub async fn resume(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_orgql"))
-            .args(&self.args)
-            .env("RUST_LOG", "warn")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("the server starts");
-        self.child = Some(child);
-        let health = self.url.replace("/graphql", "/healthz");
-        for _ in 0..100 {
-            if reqwest::get(&health).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("the server did not come up");
-    }
-}
-
-impl ServerProcess {
-    /// What it has logged so far, across restarts.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.mail_dir);
-        let _ = std::fs::remove_file(&self.log);
     }
 }
 

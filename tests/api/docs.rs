@@ -8,9 +8,18 @@ const DOCS: [(&str, &str); 7] = [
     ("docs/reference.md", REFERENCE),
     ("docs/guide.md", include_str!("../../docs/guide.md")),
     ("docs/security.md", include_str!("../../docs/security.md")),
-    ("docs/operations.md", include_str!("../../docs/operations.md")),
-    ("docs/performance.md", include_str!("../../docs/performance.md")),
-    ("docs/architecture.md", include_str!("../../docs/architecture.md")),
+    (
+        "docs/operations.md",
+        include_str!("../../docs/operations.md"),
+    ),
+    (
+        "docs/performance.md",
+        include_str!("../../docs/performance.md"),
+    ),
+    (
+        "docs/architecture.md",
+        include_str!("../../docs/architecture.md"),
+    ),
 ];
 
 #[test]
@@ -68,7 +77,10 @@ fn the_readme_is_a_front_door_and_no_document_points_outside_the_repository() {
                 .parent()
                 .unwrap()
                 .join(target);
-            assert!(base.exists(), "{name} links to {target}, which is not there");
+            assert!(
+                base.exists(),
+                "{name} links to {target}, which is not there"
+            );
         }
     }
 }

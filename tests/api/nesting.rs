@@ -142,7 +142,7 @@ async fn still_answers(url: &str, what: &str) {
 async fn no_nesting_of_any_shape_or_depth_takes_the_server_down() {
     let database = ScratchDatabase::new();
     // Far above the default 32 KiB, so that nesting, not size, is what refuses.
-    let server = ServerProcess::start(&database, &["--max-query-bytes", "4000000"]).await;
+    let server = ServerProcess::start(&database.url, &["--max-query-bytes", "4000000"]).await;
     let http = reqwest::Client::new();
     let signed_up = Client::anonymous_at(&server.url)
         .ok(
@@ -220,7 +220,7 @@ async fn no_nesting_of_any_shape_or_depth_takes_the_server_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_for_nesting_names_what_and_where() {
     let database = ScratchDatabase::new();
-    let server = ServerProcess::start(&database, &[]).await;
+    let server = ServerProcess::start(&database.url, &[]).await;
     let query = format!(
         "{{ organization(slug: {}) {{ id }} }}",
         nest("[", "1", "]", 100)

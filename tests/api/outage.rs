@@ -55,7 +55,7 @@ async fn a_stopped_postgresql_is_unavailable_not_internal() {
         return; // SQLite cannot be stopped; its outage is a lock, tested below.
     }
     let cluster = crate::pg_cluster::PgCluster::start();
-    let server = ServerProcess::start_on(&cluster.url("orgql_outage"), &[]).await;
+    let server = ServerProcess::start(&cluster.url("orgql_outage"), &[]).await;
     let signed_up = Client::anonymous_at(&server.url)
         .ok(
             "mutation { signUp(input: {email: \"o@example.com\", name: \"O\", password: \"password123\"}) { token } }",
@@ -132,7 +132,7 @@ async fn a_sqlite_file_locked_past_the_busy_timeout_is_unavailable() {
         return; // The PostgreSQL outage is the test above.
     }
     let database = ScratchDatabase::new();
-    let server = ServerProcess::start(&database, &[]).await;
+    let server = ServerProcess::start(&database.url, &[]).await;
     let signed_up = Client::anonymous_at(&server.url)
         .ok(
             "mutation { signUp(input: {email: \"o@example.com\", name: \"O\", password: \"password123\"}) { token } }",

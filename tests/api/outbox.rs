@@ -21,7 +21,7 @@ async fn mail_survives_a_kill_with_at_most_a_repeat_of_the_same_message_id() {
     let _smtp =
         SmtpServer::start_answering_after(port, mailbox.clone(), Duration::from_millis(300)).await;
     let database = ScratchDatabase::new();
-    let mut server = ServerProcess::start(&database, &["--smtp-url", &smtp]).await;
+    let mut server = ServerProcess::start(&database.url, &["--smtp-url", &smtp]).await;
 
     let anonymous = Client::anonymous_at(&server.url);
     let signed_up = anonymous

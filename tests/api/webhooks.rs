@@ -611,7 +611,7 @@ async fn a_killed_server_delivers_what_was_pending_after_restart() {
     let receiver = WebhookReceiver::start();
     let database = crate::common::ScratchDatabase::new();
     let mut server =
-        ServerProcess::start(&database, &["--webhook-allow-private-networks", "true"]).await;
+        ServerProcess::start(&database.url, &["--webhook-allow-private-networks", "true"]).await;
     let anonymous = Client::anonymous_at(&server.url);
     let sign_up = "mutation($e: String!) { signUp(input: {email: $e, name: \"X\", password: \"password123\"}) { token user { id } } }";
     let owner = anonymous
