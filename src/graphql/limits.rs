@@ -4,8 +4,8 @@
 //! no control characters, see `text_input`), all checked by the
 //! transport before the schema validates or runs anything, so an abusive
 //! query costs a parse and one walk of its syntax tree. (Not an async-graphql
-//! extension: any extension wraps the resolution of every field, which cost a
-//! members page a fifth of its throughput.)
+//! extension: any extension wraps the resolution of every field, a cost
+//! every page would pay.)
 //!
 //! Complexity counts each field as 1, and a connection (a field with a
 //! `first` or `last` argument, or one selecting `edges` or `nodes`) as its

@@ -184,10 +184,8 @@ pub async fn list(
 
 /// `(column, memberships.id) > (value, id)`, or `<` when not `later`: a
 /// row comparison, which PostgreSQL answers by seeking the listing's index
-/// to the bound. (Spelled `column >= value AND (column > value OR id > id)`,
-/// its scan started at `value` and filtered every member tied there: a
-/// thousand rows on a page past a bulk of members who joined at once.
-/// SQLite seeks on `column` and filters the ties either way.)
+/// to the bound, even past many members tied on `column` (a bulk that
+/// joined at once). SQLite seeks on `column` and filters the ties.
 struct Beyond<C, V> {
     column: C,
     value: V,
