@@ -142,3 +142,47 @@ async fn an_invalid_token_is_an_anonymous_request() {
         "UNAUTHENTICATED"
     );
 }
+
+/// `ë` written as one code point (NFC) and as `e` with a combining diaeresis
+/// (NFD): one address, so one account, found by either.
+const COMPOSED: &str = "Zo\u{00EB}@example.com";
+const DECOMPOSED: &str = "zoe\u{0308}@example.com";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_composed_or_decomposed_is_one_account() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.anonymous();
+    let sign_up = |email: &str| json!({ "input": { "email": email, "name": "Zoë", "password": "long enough" } });
+
+    let data = anonymous.ok(SIGN_UP, sign_up(DECOMPOSED)).await;
+    assert_eq!(data["signUp"]["user"]["email"], "zo\u{00EB}@example.com");
+    assert_eq!(
+        anonymous.error_code(SIGN_UP, sign_up(COMPOSED)).await,
+        "CONFLICT"
+    );
+    for email in [COMPOSED, DECOMPOSED] {
+        let data = anonymous
+            .ok(
+                LOG_IN,
+                json!({ "input": { "email": email, "password": "long enough" } }),
+            )
+            .await;
+        assert_eq!(
+            data["logIn"]["user"]["email"], "zo\u{00EB}@example.com",
+            "{email:?}"
+        );
+    }
+    // Lower-casing a composed capital can leave a text that composes
+    // further: J + caron is stored as the one code point ǰ.
+    let data = anonymous
+        .ok(SIGN_UP, sign_up("J\u{030C}ANE@example.com"))
+        .await;
+    assert_eq!(data["signUp"]["user"]["email"], "\u{01F0}ane@example.com");
+    let data = anonymous
+        .ok(
+            LOG_IN,
+            json!({ "input": { "email": "\u{01F0}ane@example.com", "password": "long enough" } }),
+        )
+        .await;
+    assert_eq!(data["logIn"]["user"]["email"], "\u{01F0}ane@example.com");
+}
