@@ -285,6 +285,8 @@ pub struct ServerProcess {
     /// Its GraphQL URL.
     pub url: String,
     mail_dir: PathBuf,
+    /// What it printed, every run of it (shown when the test fails).
+    log_file: PathBuf,
 }
 
 impl ServerProcess {
@@ -295,7 +297,8 @@ impl ServerProcess {
             .local_addr()
             .unwrap()
             .port();
-        let mail_dir = std::env::temp_dir().join(format!("{}-mail", unique_name()));
+        let name = unique_name();
+        let mail_dir = std::env::temp_dir().join(format!("{name}-mail"));
         let mut args: Vec<String> = [
             "serve",
             "--bind",
@@ -315,6 +318,7 @@ impl ServerProcess {
             args,
             url: format!("http://127.0.0.1:{port}/graphql"),
             mail_dir,
+            log_file: std::env::temp_dir().join(format!("{name}.log")),
         };
         process.resume().await;
         process
@@ -328,11 +332,23 @@ impl ServerProcess {
         }
     }
 
+    /// What it has printed so far (warnings and errors).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
     /// Starts it again, with the same settings and port.
     pub async fn resume(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_orgql"))
             .args(&self.args)
             .env("RUST_LOG", "warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .expect("the server starts");
         self.child = Some(child);
@@ -350,7 +366,11 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            eprintln!("the server's log:\n{}", self.log());
+        }
         let _ = std::fs::remove_dir_all(&self.mail_dir);
+        let _ = std::fs::remove_file(&self.log_file);
     }
 }
 
