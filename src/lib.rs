@@ -105,6 +105,11 @@ impl Server {
         let from = mail::parse_from(&config.mail_from)?;
         let database = config.database()?;
         let db = Db::connect(&database, config.pool_size()).await?;
+        // Housekeeping, not a precondition: a failure (a sign-up racing it on
+        // another instance) leaves the rows for the next start.
+        if let Err(error) = domain::stored_addresses::put_in_normal_form(&db).await {
+            tracing::error!(?error, "stored addresses could not be put in normal form");
+        }
         let unreachable = |reason| SetupError::Unreachable {
             url: database.redacted(),
             reason,

@@ -146,7 +146,7 @@ pub async fn log_in(
 ) -> Result<SignedIn, DomainError> {
     const BAD_CREDENTIALS: DomainError = DomainError::Unauthenticated("invalid email or password");
     settings.require_password_accounts()?;
-    let email = log_in.email.trim().to_lowercase();
+    let email = normalize_email(log_in.email)?;
     attempts.may_log_in(&email, log_in.client)?;
     let account = email.clone();
     let found = db

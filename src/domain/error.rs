@@ -19,6 +19,12 @@ pub enum DomainError {
     NotFound(&'static str),
     Conflict(String),
     BadInput(String),
+    /// Bad input in one field of the input, named as the schema names it,
+    /// so that a form can point at it.
+    BadField {
+        field: &'static str,
+        message: String,
+    },
     LimitExceeded(String),
     /// Too many attempts at a secret: try again after `retry_after`.
     TooManyAttempts {

@@ -27,6 +27,8 @@ mod roles;
 pub mod seats;
 pub mod service_keys;
 pub mod sessions;
+pub mod stored_addresses;
+mod text;
 mod text_enum;
 pub mod tokens;
 pub mod users;

@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::DomainError;
+use super::{DomainError, text};
 use crate::db::schema::users;
 use crate::db::{Conn, with_conn};
 
@@ -23,43 +23,86 @@ pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, Domai
         .await)?)
 }
 
-/// Characters that render as nothing, or reorder the text around them:
-/// they exist to make one address look like another.
-fn is_invisible_or_bidi(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{1D173}'..='\u{1D17A}'
-        | '\u{E0000}'..='\u{E0FFF}')
-}
-
-/// Trims and lower-cases an address, and checks its syntax. Invisible and
-/// bidirectional control characters are refused: they exist to spoof.
+/// Trims an address, puts it in the one form addresses are stored and
+/// compared in ([`text::fold`]: NFC, lower-cased), and checks its syntax.
+/// Line breaks, controls, invisible and bidirectional control characters
+/// are refused: they exist to spoof. Every address a client sends is its
+/// input's `email` field.
 pub fn normalize_email(raw: &str) -> Result<String, DomainError> {
-    let email = raw.trim().to_lowercase();
+    let email = text::fold(raw.trim());
     let invalid = email.len() > 254
-        || email
-            .chars()
-            .any(|c| c.is_control() || is_invisible_or_bidi(c))
+        || email.chars().any(|c| text::out_of_line(c).is_some())
         || email.parse::<lettre::Address>().is_err();
     if invalid {
-        return Err(DomainError::bad_input(format!(
-            "{:?} is not a valid email address",
-            raw.trim()
-        )));
+        return Err(DomainError::BadField {
+            field: "email",
+            message: format!("{:?} is not a valid email address", raw.trim()),
+        });
     }
     Ok(email)
 }
 
-/// A display name: trimmed, 1 to 100 characters.
+/// A display name: trimmed, 1 to 100 characters, one line of visible text
+/// (see [`text::stray_in_line`]). Every name a client sets is its input's
+/// `name` field, which the refusal names for a form to point at.
 pub fn normalize_name(raw: &str, what: &str) -> Result<String, DomainError> {
+    let refuse = |message: String| DomainError::BadField {
+        field: "name",
+        message,
+    };
+    // Checked before trimming: a line break at either end is one too.
+    if let Some((c, kind)) = text::stray_in_line(raw) {
+        return Err(refuse(format!(
+            "{what} contains U+{:04X} ({kind}): names are one line of visible text",
+            u32::from(c)
+        )));
+    }
     let name = raw.trim();
     match name.chars().count() {
-        0 => Err(DomainError::bad_input(format!("{what} must not be empty"))),
+        0 => Err(refuse(format!("{what} must not be empty"))),
         1..=100 => Ok(name.to_owned()),
-        _ => Err(DomainError::bad_input(format!(
-            "{what} must be at most 100 characters"
-        ))),
+        _ => Err(refuse(format!("{what} must be at most 100 characters"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_stored_in_one_form() {
+        let composed = normalize_email(" Zo\u{00EB}@Example.com ").unwrap();
+        let decomposed = normalize_email("zoe\u{0308}@example.com").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed, "zo\u{00EB}@example.com");
+        assert_eq!(
+            normalize_email("J\u{030C}@example.com").unwrap(),
+            "\u{01F0}@example.com"
+        );
+        for spoof in [
+            "a\u{202E}b@example.com",
+            "a\u{200B}b@example.com",
+            "a\u{2028}b@example.com",
+        ] {
+            assert!(normalize_email(spoof).is_err(), "{spoof:?}");
+        }
+    }
+
+    #[test]
+    fn a_name_is_one_line_of_visible_text() {
+        let Err(DomainError::BadField { field, message }) = normalize_name("Ada\u{202E}", "name")
+        else {
+            panic!("refused");
+        };
+        assert_eq!(field, "name");
+        assert_eq!(
+            message,
+            "name contains U+202E (a bidirectional control): names are one line of visible text"
+        );
+        assert!(matches!(
+            normalize_name("  ", "organization name"),
+            Err(DomainError::BadField { field: "name", .. })
+        ));
+        assert_eq!(normalize_name(" Zoë 🎉 ", "name").unwrap(), "Zoë 🎉");
     }
 }

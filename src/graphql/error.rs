@@ -19,6 +19,12 @@ impl From<DomainError> for async_graphql::Error {
             DomainError::NotFound(what) => ("NOT_FOUND", format!("{what} not found")),
             DomainError::Conflict(message) => ("CONFLICT", message),
             DomainError::BadInput(message) => ("BAD_USER_INPUT", message),
+            DomainError::BadField { field, message } => {
+                return async_graphql::Error::new(message).extend_with(|_, e| {
+                    e.set("code", "BAD_USER_INPUT");
+                    e.set("field", field);
+                });
+            }
             DomainError::LimitExceeded(message) => ("LIMIT_EXCEEDED", message),
             DomainError::TooManyAttempts { retry_after } => {
                 // Rounded up: a client that waits this long is let in.

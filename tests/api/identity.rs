@@ -377,3 +377,21 @@ async fn the_last_good_keys_are_kept_while_the_provider_is_down() {
     assert_eq!(app.get("/readyz").await.status(), 200);
     provider.outage(false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_address_in_another_unicode_form_is_the_same_account() {
+    let provider = OidcProvider::start();
+    let app = spawn_trusting(&provider).await;
+    // Signed up composed (NFC); the provider's claim is decomposed (NFD).
+    let zoe = app.sign_up("zo\u{00EB}@example.com").await;
+    let token = provider
+        .token_for("zoe-at-idp", verified("Zoe\u{0308}@Example.com", "Zoë"))
+        .await;
+    let via_provider = app.anonymous().with_token(&token);
+    let seen = viewer(&via_provider).await["data"]["viewer"]["user"].clone();
+    assert_eq!(
+        seen["id"],
+        viewer(&zoe).await["data"]["viewer"]["user"]["id"]
+    );
+    assert_eq!(seen["email"], "zo\u{00EB}@example.com");
+}

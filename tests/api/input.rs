@@ -142,3 +142,68 @@ async fn a_refusal_reaches_a_client_still_sending_its_body() {
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     }
 }
+
+/// Names are one line of visible text: a line break, a bidirectional
+/// control or a zero-width character in one is refused, naming the field
+/// and the character, in every name a client sets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_is_one_line_of_visible_text() {
+    let app = TestApp::spawn().await;
+    let (owner, _ada, org, _) = owner_and_ada(&app).await;
+    let anonymous = app.anonymous();
+    let sign_up = "mutation($name: String!) { signUp(input: {email: \"new@example.com\", name: $name, password: \"password123\"}) { user { name } } }";
+    let create = "mutation($name: String!) { createOrganization(input: {name: $name}) { organization { name } } }";
+    let rename = "mutation($org: ID!, $name: String!) { updateOrganization(input: {organizationId: $org, name: $name}) { organization { name } } }";
+    let key = "mutation($org: ID!, $name: String!) { createServiceKey(input: {organizationId: $org, name: $name}) { serviceKey { name } } }";
+    let fields: [(&crate::common::Client, &str, &str); 4] = [
+        (&anonymous, sign_up, "signUp"),
+        (&owner, create, "createOrganization"),
+        (&owner, rename, "updateOrganization"),
+        (&owner, key, "createServiceKey"),
+    ];
+    for (client, mutation, _) in fields {
+        for (text, code_point) in [
+            ("Ada\nLovelace", "U+000A (a line break)"),
+            ("Ada\r", "U+000D (a line break)"),
+            ("txt.\u{202E}exe", "U+202E (a bidirectional control)"),
+            ("Ad\u{200B}min", "U+200B (an invisible character)"),
+        ] {
+            let body = client
+                .query(mutation, json!({ "org": org, "name": text }))
+                .await;
+            let error = &body["errors"][0];
+            assert_eq!(
+                error["extensions"],
+                json!({ "code": "BAD_USER_INPUT", "field": "name" }),
+                "{body}"
+            );
+            let message = error["message"].as_str().unwrap();
+            assert!(
+                message.contains("name contains ")
+                    && message.contains(code_point)
+                    && message.ends_with("names are one line of visible text"),
+                "{message}"
+            );
+        }
+    }
+    let unchanged = owner
+        .ok(
+            "query($org: ID!) { organization(id: $org) { name serviceKeys { totalCount } } }",
+            json!({ "org": org }),
+        )
+        .await;
+    assert_eq!(
+        unchanged["organization"],
+        json!({ "name": "Acme", "serviceKeys": { "totalCount": 0 } })
+    );
+
+    // Accents, emoji, and the joiners and selectors emoji are made of.
+    let fine = "Zoë Ångström-Çelik 🎉 ❤\u{FE0F} \u{1F469}\u{200D}\u{1F4BB}";
+    for (client, mutation, root) in fields {
+        let data = client
+            .ok(mutation, json!({ "org": org, "name": fine }))
+            .await;
+        let named = data[root].as_object().unwrap().values().next().unwrap();
+        assert_eq!(named["name"], fine, "{root}");
+    }
+}

@@ -481,3 +481,51 @@ async fn a_file_upload_reads_like_the_same_text_within_limits() {
     assert_eq!(full["bulkInviteMembers"]["invitedCount"], 100);
     assert_eq!(app.mailbox.wait_for(100).await.len(), 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_composed_or_decomposed_is_one_invitation() {
+    let app = TestApp::spawn().await;
+    let (owner, org) = owner_of_acme(&app).await;
+    let composed = "Zo\u{00EB}@example.com";
+    let decomposed = "zoe\u{0308}@example.com";
+
+    let first = invite(&owner, &org, decomposed, "MEMBER").await;
+    assert_eq!(first["email"], "zo\u{00EB}@example.com");
+    let second = invite(&owner, &org, composed, "MANAGER").await;
+    assert_eq!(
+        second["id"], first["id"],
+        "the pending invitation is refreshed"
+    );
+    let listed =
+        owner.ok(INVITATIONS, json!({ "org": org })).await["organization"]["invitations"].clone();
+    assert_eq!(listed["totalCount"], 1);
+    assert_eq!(listed["nodes"][0]["role"], "MANAGER");
+
+    // A file with both forms: the second is the first's duplicate.
+    let csv = format!("email,role\n{composed},member\n{decomposed},admin\n");
+    let report =
+        owner.ok(BULK, bulk_input(&org, &csv, true, false)).await["bulkInviteMembers"].clone();
+    assert_eq!(
+        statuses(&report),
+        [(2, "READY".to_owned()), (3, "DUPLICATE_ROW".to_owned())]
+    );
+
+    // Signing up with the other form takes the invitation, and a search in
+    // either form finds the member.
+    // The refreshed invitation's mail (to the stored form) is the second.
+    let mails = app.mailbox.wait_for(2).await;
+    assert_eq!(mails[1].to, ["zo\u{00EB}@example.com"]);
+    let token = mails[1].token();
+    let input = json!({ "email": decomposed, "name": "Zoë", "password": "long enough", "invitationToken": token });
+    let signed_up = app.anonymous().ok(SIGN_UP, json!({ "input": input })).await["signUp"].clone();
+    assert_eq!(signed_up["member"]["role"], "MANAGER");
+    let search = "query($org: ID!, $q: String) { organization(id: $org) { members(query: $q) { nodes { user { email } } } } }";
+    for query in ["ZOE\u{0308}", "zo\u{00EB}@"] {
+        let found = owner.ok(search, json!({ "org": org, "q": query })).await;
+        assert_eq!(
+            found["organization"]["members"]["nodes"],
+            json!([{ "user": { "email": "zo\u{00EB}@example.com" } }]),
+            "{query:?}"
+        );
+    }
+}

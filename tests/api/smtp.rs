@@ -169,7 +169,10 @@ async fn session(stream: tokio::net::TcpStream, mailbox: Mailbox, delay: Duratio
         }
         let command = line.trim_end().to_owned();
         let upper = command.to_uppercase();
-        let answer = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+        let answer = if upper.starts_with("EHLO") {
+            // Mail to an address past ASCII needs both (RFC 6531).
+            "250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8"
+        } else if upper.starts_with("HELO") {
             "250 localhost"
         } else if upper.starts_with("MAIL FROM:") {
             from = address(&command);

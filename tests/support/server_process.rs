@@ -120,6 +120,9 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            eprintln!("the server's log:\n{}", self.log());
+        }
         for dir in std::iter::once(&self.dir).chain(&self.owned) {
             let _ = std::fs::remove_dir_all(dir);
         }

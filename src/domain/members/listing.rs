@@ -17,6 +17,7 @@ use crate::db::schema::{memberships, users};
 use crate::db::{Conn, with_conn};
 use crate::domain::organizations::Organization;
 use crate::domain::pagination::{Page, PageArgs, id_window};
+use crate::domain::text;
 use crate::domain::users::User;
 use crate::domain::{DomainError, Role};
 
@@ -49,7 +50,8 @@ pub struct MemberFilter {
 pub const MAX_QUERY_CHARS: usize = 254;
 
 impl MemberFilter {
-    /// The LIKE pattern of `query`, lower-cased, its wildcards escaped.
+    /// The LIKE pattern of `query` in the form addresses are stored in
+    /// (NFC, lower-cased), its wildcards escaped.
     fn pattern(&self) -> Result<Option<String>, DomainError> {
         let Some(query) = self.query.as_deref().map(str::trim) else {
             return Ok(None);
@@ -62,8 +64,7 @@ impl MemberFilter {
                 "query must be at most {MAX_QUERY_CHARS} characters"
             )));
         }
-        let escaped = query
-            .to_lowercase()
+        let escaped = text::fold(query)
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
