@@ -174,9 +174,21 @@ pub struct Config {
     #[arg(long, env = "LOGIN_COOLDOWN", default_value = "1m", value_parser = humantime::parse_duration, global = true)]
     pub login_cooldown: Duration,
 
-    /// Longest time an HTTP request may take, from its first byte to the response.
+    /// Longest time an HTTP request may take, from its head's arrival to the response (the head has --header-read-timeout).
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
     pub request_timeout: Duration,
+
+    /// How long a new connection has to send its first request head (request line and headers); then it is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub header_read_timeout: Duration,
+
+    /// How long a kept-alive connection may wait for its next request, that request's head included; then it is closed. An open WebSocket is never idle.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub idle_timeout: Duration,
+
+    /// Most connections open at once, WebSocket ones included; more wait to be accepted until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_connections: u32,
 
     /// Most WebSocket connections open at once.
     #[arg(

@@ -29,7 +29,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -78,7 +77,7 @@ pub struct Server {
     /// One permit per WebSocket connection: all back means all closed.
     websockets: Arc<Semaphore>,
     max_websockets: u32,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
     outbox_task: Option<JoinHandle<()>>,
     webhooks: webhooks::WebhookHandle,
     webhook_task: Option<JoinHandle<()>>,
@@ -184,7 +183,7 @@ impl Server {
             schema: graphql::build_schema(config.introspection),
             limits: query_limits(config),
             client_ip_header,
-            metrics,
+            metrics: metrics.clone(),
             websockets: transport::WebSocketSettings {
                 init_timeout: config.ws_init_timeout,
                 max_subscriptions: config.max_subscriptions_per_connection,
@@ -192,20 +191,19 @@ impl Server {
                 shutdown: shutting_down.clone(),
             },
         };
-        let app = transport::router(state, config.request_timeout, cors)
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let mut stopped = shutting_down;
-        let task = tokio::spawn(async move {
-            // Small writes (events, pongs) go out at once, not after Nagle's delay.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let app = transport::router(state, config.request_timeout, cors);
+        let limits = transport::ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        };
+        let task = tokio::spawn(transport::serve(
+            listener,
+            app,
+            limits,
+            metrics,
+            shutting_down,
+        ));
         Ok(Server {
             addr,
             db,
@@ -235,14 +233,13 @@ impl Server {
     pub async fn stop(&mut self) -> std::io::Result<()> {
         self.shutdown.send_replace(true);
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
-        let served = match tokio::time::timeout_at(deadline, &mut self.task).await {
+        match tokio::time::timeout_at(deadline, &mut self.task).await {
             Ok(served) => served.map_err(std::io::Error::other)?,
             Err(_) => {
                 tracing::warn!("requests still running after the shutdown timeout are cut off");
                 self.task.abort();
-                Ok(())
             }
-        };
+        }
         let closed = self.websockets.acquire_many(self.max_websockets);
         if tokio::time::timeout_at(deadline, closed).await.is_err() {
             tracing::warn!("WebSocket connections still open after the shutdown timeout");
@@ -259,7 +256,7 @@ impl Server {
         for task in self.event_tasks.drain(..) {
             task.abort();
         }
-        served
+        Ok(())
     }
 }
 

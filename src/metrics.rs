@@ -1,5 +1,6 @@
 //! `GET /metrics` in Prometheus text format: GraphQL requests and their
-//! latency by operation name, errors by code, WebSocket connections, live
+//! latency by operation name, errors by code, connections and those closed
+//! by a deadline, WebSocket connections, live
 //! subscriptions, the outbox, and the database pool.
 //!
 //! Each server has its own registry (no global recorder), so several servers
@@ -29,6 +30,11 @@ struct CodeLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeadlineLabels {
+    deadline: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -42,6 +48,8 @@ pub struct Metrics {
     requests: Family<OperationLabels, Counter>,
     latency: Family<OperationLabels, Histogram>,
     errors: Family<CodeLabels, Counter>,
+    connections: Gauge,
+    timeouts: Family<DeadlineLabels, Counter>,
     ws_connections: Gauge,
     subscriptions: Gauge,
     deliveries: Family<OutcomeLabels, Counter>,
@@ -64,6 +72,8 @@ impl Default for Metrics {
                 Histogram::new(exponential_buckets(0.0005, 2.0, 16))
             }),
             errors: Family::default(),
+            connections: Gauge::default(),
+            timeouts: Family::default(),
             ws_connections: Gauge::default(),
             subscriptions: Gauge::default(),
             deliveries: Family::default(),
@@ -90,6 +100,16 @@ impl Default for Metrics {
             "graphql_errors",
             "GraphQL errors returned, by extensions.code",
             metrics.errors.clone(),
+        );
+        registry.register(
+            "connections",
+            "Connections open, WebSocket ones included",
+            metrics.connections.clone(),
+        );
+        registry.register(
+            "connection_timeouts",
+            "Connections closed by a deadline: header (no first request in time, a slow or silent client) or idle (no next request in time)",
+            metrics.timeouts.clone(),
         );
         registry.register(
             "websocket_connections",
@@ -180,6 +200,18 @@ impl Metrics {
         } else {
             "(other)".into()
         }
+    }
+
+    /// Held while a connection is open.
+    pub fn connection(&self) -> GaugeGuard {
+        GaugeGuard::new(&self.connections)
+    }
+
+    /// Counts a connection closed by `deadline` ("header" or "idle").
+    pub fn connection_timed_out(&self, deadline: &'static str) {
+        self.timeouts
+            .get_or_create(&DeadlineLabels { deadline })
+            .inc();
     }
 
     /// Held while a WebSocket connection is open.

@@ -222,7 +222,7 @@ macro_rules! on_db {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_addresses_are_put_in_normal_form_at_start_unless_they_collide() {
     let database = ScratchDatabase::new();
-    let mut server = ServerProcess::start(&database, &["--log-format", "json"]).await;
+    let mut server = ServerProcess::start(&database.url, &["--log-format", "json"]).await;
     let anonymous = Client::anonymous_at(&server.url);
     let sign_up = async |email: &str| {
         let input = json!({ "input": { "email": email, "name": "X", "password": "long enough" } });

@@ -25,6 +25,7 @@ mod pg_cluster;
 mod resume;
 mod schema;
 mod services;
+mod slow_clients;
 mod smtp;
 mod transactions;
 mod transport;
