@@ -1,15 +1,26 @@
 //! orgql: a GraphQL API server for organization membership.
 //!
-//! The layers, each importing only those below it:
+//! The layers, each importing only those below it (docs/architecture.md
+//! walks a request through them):
 //!
 //! ```text
-//! transport (HTTP, WebSocket)  ->  graphql  ->  events, mail  ->  domain  ->  db
+//! transport (HTTP, WebSocket, the accept loop)
+//!   │   └─ principal: bearer -> principal, asking the domain and oidc directly
+//!   ▼
+//! graphql (schema, resolvers, loaders, limits)
+//!   ▼
+//! events · mail · webhooks · oidc   (the bus, the workers, the provider's keys)
+//!   ▼
+//! domain (every rule, transaction and access decision; recorder, lease queues)
+//!   ▼
+//! db (pool, both backends, migrations, notify on commit)
 //! ```
 //!
-//! This file wires them together: it turns the configuration into each
-//! layer's settings, builds the event bus and the workers, and serves. The
-//! binary (`src/main.rs`) is a thin CLI over [`Server`]; the tests start the
-//! same server in-process.
+//! Leaves beside them: `config`, `ids`, `metrics`. This file wires the
+//! layers together: it turns the configuration into each layer's settings,
+//! starts the event bus and the workers, and serves. The binary
+//! (`src/main.rs`) is a thin CLI over [`Server`]; the tests start the same
+//! server in-process.
 
 pub mod config;
 pub mod db;
