@@ -10,15 +10,7 @@ use serde_json::{Value, json};
 
 #[path = "../../tests/support/server_process.rs"]
 mod server_process;
-pub use server_process::ServerProcess;
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use server_process::{ServerProcess, free_port};
 
 /// A scratch folder, and the SQLite database in it unless `database_url`
 /// names another.

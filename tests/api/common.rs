@@ -15,7 +15,7 @@ use crate::smtp::{Mailbox, SmtpPort, SmtpServer};
 // Shared with the benchmarks, which use parts the tests do not.
 #[allow(dead_code)]
 #[path = "../support/server_process.rs"]
-mod server_process;
+pub mod server_process;
 pub use server_process::ServerProcess;
 
 pub struct TestApp {
@@ -152,21 +152,7 @@ impl TestApp {
 
     /// Signs up a new account; its name is the email's local part.
     pub async fn sign_up(&self, email: &str) -> Client {
-        let name = email.split('@').next().unwrap();
-        let data = self
-            .anonymous()
-            .ok(
-                "mutation($input: SignUpInput!) { signUp(input: $input) { token user { id } } }",
-                json!({ "input": { "email": email, "name": name, "password": "password123" } }),
-            )
-            .await;
-        let token = data["signUp"]["token"].as_str().unwrap().to_owned();
-        let user_id = data["signUp"]["user"]["id"].as_str().unwrap().to_owned();
-        Client {
-            token: Some(token),
-            user_id: Some(user_id),
-            ..self.anonymous()
-        }
+        self.anonymous().sign_up(email).await
     }
 
     /// Adds members through the domain layer (invitations arrive with their
@@ -326,6 +312,25 @@ impl Client {
             url: url.to_owned(),
             token: None,
             user_id: None,
+        }
+    }
+
+    /// A new account's client at the same endpoint (password `password123`,
+    /// named after the address's local part).
+    pub async fn sign_up(&self, email: &str) -> Client {
+        let name = email.split('@').next().unwrap();
+        let data = self
+            .ok(
+                "mutation($input: SignUpInput!) { signUp(input: $input) { token user { id } } }",
+                json!({ "input": { "email": email, "name": name, "password": "password123" } }),
+            )
+            .await;
+        let token = data["signUp"]["token"].as_str().unwrap().to_owned();
+        let user_id = data["signUp"]["user"]["id"].as_str().unwrap().to_owned();
+        Client {
+            token: Some(token),
+            user_id: Some(user_id),
+            ..self.clone()
         }
     }
 

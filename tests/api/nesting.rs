@@ -144,13 +144,10 @@ async fn no_nesting_of_any_shape_or_depth_takes_the_server_down() {
     // Far above the default 32 KiB, so that nesting, not size, is what refuses.
     let server = ServerProcess::start(&database.url, &["--max-query-bytes", "4000000"]).await;
     let http = reqwest::Client::new();
-    let signed_up = Client::anonymous_at(&server.url)
-        .ok(
-            "mutation { signUp(input: {email: \"deep@example.com\", name: \"Deep\", password: \"password123\"}) { token } }",
-            json!({}),
-        )
+    let deep = Client::anonymous_at(&server.url)
+        .sign_up("deep@example.com")
         .await;
-    let token = signed_up["signUp"]["token"].as_str().unwrap().to_owned();
+    let token = deep.token.unwrap();
     for shape in SHAPES {
         for depth in DEPTHS {
             let (query, variables) = (shape.build)(depth);

@@ -56,17 +56,11 @@ async fn a_stopped_postgresql_is_unavailable_not_internal() {
     }
     let cluster = crate::pg_cluster::PgCluster::start();
     let server = ServerProcess::start(&cluster.url("orgql_outage"), &[]).await;
-    let signed_up = Client::anonymous_at(&server.url)
-        .ok(
-            "mutation { signUp(input: {email: \"o@example.com\", name: \"O\", password: \"password123\"}) { token } }",
-            json!({}),
-        )
+    let owner = Client::anonymous_at(&server.url)
+        .sign_up("o@example.com")
         .await;
-    let token = signed_up["signUp"]["token"].as_str().unwrap().to_owned();
-    let org = Client::anonymous_at(&server.url)
-        .with_token(&token)
-        .create_org("Acme")
-        .await;
+    let org = owner.create_org("Acme").await;
+    let token = owner.token.unwrap();
     let mut live = WsClient::signed_in(&server.url, &token).await;
     assert_eq!(ready(&server.url).await, 200);
 
@@ -133,13 +127,10 @@ async fn a_sqlite_file_locked_past_the_busy_timeout_is_unavailable() {
     }
     let database = ScratchDatabase::new();
     let server = ServerProcess::start(&database.url, &[]).await;
-    let signed_up = Client::anonymous_at(&server.url)
-        .ok(
-            "mutation { signUp(input: {email: \"o@example.com\", name: \"O\", password: \"password123\"}) { token } }",
-            json!({}),
-        )
+    let owner = Client::anonymous_at(&server.url)
+        .sign_up("o@example.com")
         .await;
-    let token = signed_up["signUp"]["token"].as_str().unwrap().to_owned();
+    let token = owner.token.unwrap();
 
     let path = database.url.clone();
     let (locked, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
