@@ -207,7 +207,7 @@ pub async fn delete(db: &Db, actor_id: i64, endpoint_id: i64) -> Result<Endpoint
 }
 
 /// An endpoint the actor may manage; to others it does not exist.
-async fn manageable(
+pub(super) async fn manageable(
     tx: &mut Conn<'_>,
     endpoint_id: i64,
     actor_id: i64,

@@ -1,21 +1,15 @@
-//! The deliveries of webhooks: claimed by the worker of one instance at a
-//! time (on PostgreSQL, `FOR UPDATE SKIP LOCKED` shares the work between
-//! instances), retried with backoff, and pruned once done.
+//! The worker's half of the deliveries: claimed by the worker of one
+//! instance at a time (on PostgreSQL, `FOR UPDATE SKIP LOCKED` shares the
+//! work between instances), retried with backoff, and pruned once done.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::deserialize::FromSqlRow;
-use diesel::expression::AsExpression;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
-use super::manageable;
-use super::queue::QUEUE;
+use super::DeliveryState;
 use crate::db::schema::{webhook_deliveries, webhook_endpoints};
-use crate::db::{self, Conn, Db, with_conn};
-use crate::domain::pagination::{Page, PageArgs, id_window};
-use crate::domain::text_enum::text_enum;
+use crate::db::{Conn, Db, with_conn};
 use crate::domain::{DomainError, now};
 
 /// The first retry comes this soon, and each wait doubles...
@@ -24,39 +18,6 @@ const FIRST_RETRY: Duration = Duration::seconds(2);
 const MAX_RETRY: Duration = Duration::hours(1);
 /// ...for three days; then the delivery has failed.
 const GIVE_UP_AFTER: Duration = Duration::days(3);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[diesel(sql_type = Text)]
-pub enum DeliveryState {
-    Pending,
-    Delivered,
-    Failed,
-}
-text_enum!(DeliveryState { Pending = "PENDING", Delivered = "DELIVERED", Failed = "FAILED" });
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = webhook_deliveries)]
-pub struct Delivery {
-    pub id: i64,
-    pub endpoint_id: i64,
-    /// The `webhook-id` header: the same on every attempt.
-    pub message_id: String,
-    pub event_type: String,
-    pub status: DeliveryState,
-    pub attempts: i32,
-    pub last_response_status: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub delivered_at: Option<NaiveDateTime>,
-    pub next_attempt_at: NaiveDateTime,
-}
-
-impl Delivery {
-    /// When the next attempt is due; None once delivered or failed.
-    pub fn next_attempt(&self) -> Option<NaiveDateTime> {
-        (self.status == DeliveryState::Pending).then_some(self.next_attempt_at)
-    }
-}
 
 /// A delivery claimed for an attempt: what to send, where, signed how.
 #[derive(Debug, Clone)]
@@ -258,39 +219,6 @@ pub async fn release_claims_of(db: &Db, instance: &str) -> Result<usize, DomainE
     .await
 }
 
-/// A new attempt of a delivery now, with the same webhook-id
-/// (MANAGE_ORGANIZATION).
-pub async fn redeliver(db: &Db, actor_id: i64, delivery_id: i64) -> Result<Delivery, DomainError> {
-    db.write(move |tx| {
-        async move {
-            let delivery = deliveries_by_ids(tx, &[delivery_id])
-                .await?
-                .pop()
-                .ok_or(DomainError::NotFound("webhook delivery"))?;
-            manageable(tx, delivery.endpoint_id, actor_id)
-                .await
-                .map_err(|error| match error {
-                    DomainError::NotFound(_) => DomainError::NotFound("webhook delivery"),
-                    other => other,
-                })?;
-            let at = now();
-            let update = diesel::update(webhook_deliveries::table.find(delivery_id)).set((
-                webhook_deliveries::status.eq(DeliveryState::Pending),
-                webhook_deliveries::next_attempt_at.eq(at),
-            ));
-            with_conn!(tx, |c| update.execute(c).await)?;
-            db::wake_on_commit(tx, QUEUE)?;
-            Ok(Delivery {
-                status: DeliveryState::Pending,
-                next_attempt_at: at,
-                ..delivery
-            })
-        }
-        .boxed()
-    })
-    .await
-}
-
 /// When the next pending delivery of an endpoint not in `busy` comes due
 /// (claimed ones: when their claim lapses), if any is pending. A busy
 /// endpoint's task takes its due deliveries itself.
@@ -334,58 +262,6 @@ pub async fn prune(db: &Db, before: NaiveDateTime) -> Result<usize, DomainError>
         .boxed()
     })
     .await
-}
-
-pub async fn deliveries_by_ids(
-    conn: &mut Conn<'_>,
-    ids: &[i64],
-) -> Result<Vec<Delivery>, DomainError> {
-    let query = webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids));
-    Ok(with_conn!(conn, |c| query
-        .select(Delivery::as_select())
-        .load(c)
-        .await)?)
-}
-
-/// A delivery with the organization of its endpoint, if it exists.
-pub async fn delivery_in_organization(
-    conn: &mut Conn<'_>,
-    id: i64,
-) -> Result<Option<(Delivery, i64)>, DomainError> {
-    let query = webhook_deliveries::table
-        .inner_join(webhook_endpoints::table)
-        .filter(webhook_deliveries::id.eq(id));
-    Ok(with_conn!(conn, |c| query
-        .select((Delivery::as_select(), webhook_endpoints::organization_id))
-        .first(c)
-        .await
-        .optional())?)
-}
-
-/// One page of an endpoint's deliveries, newest first.
-pub async fn list_deliveries(
-    conn: &mut Conn<'_>,
-    endpoint_id: i64,
-    page: &PageArgs,
-) -> Result<Page<Delivery>, DomainError> {
-    let window = page.window::<i64>()?;
-    let rows = with_conn!(conn, |c| {
-        let query = webhook_deliveries::table
-            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-            .select(Delivery::as_select())
-            .into_boxed();
-        id_window!(query, webhook_deliveries::id, window, newest_first = true)
-            .load(c)
-            .await
-    })?;
-    Ok(window.page(rows, |delivery| delivery.id))
-}
-
-pub async fn count_deliveries(conn: &mut Conn<'_>, endpoint_id: i64) -> Result<i64, DomainError> {
-    let query = webhook_deliveries::table
-        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-        .count();
-    Ok(with_conn!(conn, |c| query.get_result(c).await)?)
 }
 
 #[cfg(test)]
