@@ -6,6 +6,9 @@
 //! transport (HTTP, WebSocket)  ->  graphql  ->  events, mail  ->  domain  ->  db
 //! ```
 //!
+//! Beside mail, `webhooks` posts the webhook deliveries; both run their
+//! queue (`domain::lease_queue`) with one loop, [`worker`].
+//!
 //! This file wires them together: it turns the configuration into each
 //! layer's settings, builds the event bus and the workers, and serves. The
 //! binary (`src/main.rs`) is a thin CLI over [`Server`]; the tests start the
@@ -23,6 +26,7 @@ pub mod oidc;
 pub mod seed;
 pub mod transport;
 pub mod webhooks;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -72,7 +76,7 @@ pub async fn open_database(config: &Config) -> Result<Db, SetupError> {
 pub struct Server {
     pub addr: SocketAddr,
     pub db: Db,
-    pub outbox: mail::OutboxHandle,
+    pub outbox: worker::Handle,
     shutdown: watch::Sender<bool>,
     shutdown_timeout: Duration,
     /// One permit per WebSocket connection: all back means all closed.
@@ -80,7 +84,7 @@ pub struct Server {
     max_websockets: u32,
     task: JoinHandle<std::io::Result<()>>,
     outbox_task: Option<JoinHandle<()>>,
-    webhooks: webhooks::WebhookHandle,
+    webhooks: worker::Handle,
     webhook_task: Option<JoinHandle<()>>,
     /// The event relay, its PostgreSQL listener and the event pruner.
     event_tasks: Vec<JoinHandle<()>>,

@@ -15,9 +15,8 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 pub use deliveries::{
-    Attempt, Delivery, DeliveryState, Outcome, claim, count_deliveries, deliveries_by_ids,
-    delivery_in_organization, due_endpoints, list_deliveries, next_due, pending, prune,
-    record_outcome, redeliver, release_claims_of,
+    Attempt, Deliveries, Delivery, DeliveryState, RETRY, count_deliveries, deliveries_by_ids,
+    delivery_in_organization, list_deliveries, redeliver,
 };
 pub use destination::{Forbidden, WebhookSettings, forbidden, literal_address};
 pub use queue::QUEUE;

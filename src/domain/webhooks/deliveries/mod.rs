@@ -10,10 +10,7 @@ use diesel::expression::AsExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-pub use attempts::{
-    Attempt, Outcome, claim, due_endpoints, next_due, pending, prune, record_outcome,
-    release_claims_of,
-};
+pub use attempts::{Attempt, Deliveries, RETRY};
 pub use listing::{
     count_deliveries, deliveries_by_ids, delivery_in_organization, list_deliveries, redeliver,
 };
