@@ -9,18 +9,19 @@
 //!   ▼
 //! graphql (schema, resolvers, loaders, limits)
 //!   ▼
-//! events · mail · webhooks · oidc   (the bus, the workers, the provider's keys)
+//! events · mail · webhooks · worker · oidc   (the bus, the senders and their loop, the provider's keys)
 //!   ▼
 //! domain (every rule, transaction and access decision; recorder, lease queues)
 //!   ▼
 //! db (pool, both backends, migrations, notify on commit)
 //! ```
 //!
-//! Leaves beside them: `config`, `ids`, `metrics`. This file wires the
-//! layers together: it turns the configuration into each layer's settings,
-//! starts the event bus and the workers, and serves. The binary
-//! (`src/main.rs`) is a thin CLI over [`Server`]; the tests start the same
-//! server in-process.
+//! Leaves beside them: `config`, `ids`, `metrics`. The mail and webhook
+//! workers run their queues (`domain::lease_queue`) with one loop,
+//! [`worker`]. This file wires the layers together: it turns the
+//! configuration into each layer's settings, starts the event bus and the
+//! workers, and serves. The binary (`src/main.rs`) is a thin CLI over
+//! [`Server`]; the tests start the same server in-process.
 
 pub mod config;
 pub mod db;
@@ -34,6 +35,7 @@ pub mod oidc;
 pub mod seed;
 pub mod transport;
 pub mod webhooks;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -82,7 +84,7 @@ pub async fn open_database(config: &Config) -> Result<Db, SetupError> {
 pub struct Server {
     pub addr: SocketAddr,
     pub db: Db,
-    pub outbox: mail::OutboxHandle,
+    pub outbox: worker::Handle,
     shutdown: watch::Sender<bool>,
     shutdown_timeout: Duration,
     /// One permit per WebSocket connection: all back means all closed.
@@ -90,7 +92,7 @@ pub struct Server {
     max_websockets: u32,
     task: JoinHandle<()>,
     outbox_task: Option<JoinHandle<()>>,
-    webhooks: webhooks::WebhookHandle,
+    webhooks: worker::Handle,
     webhook_task: Option<JoinHandle<()>>,
     /// The event relay, its PostgreSQL listener and the event pruner.
     event_tasks: Vec<JoinHandle<()>>,

@@ -12,6 +12,7 @@ pub mod credits;
 mod error;
 pub mod identities;
 pub mod invitations;
+pub mod lease_queue;
 pub mod live_events;
 pub mod members;
 pub mod organizations;

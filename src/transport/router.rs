@@ -20,7 +20,10 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use super::refusal::Refusal;
 use super::state::AppState;
 use super::{assets, http, websocket};
-use crate::domain::{DomainError, outbox, webhooks};
+use crate::domain::DomainError;
+use crate::domain::lease_queue;
+use crate::domain::outbox::Outbox;
+use crate::domain::webhooks::Deliveries;
 use crate::metrics::Readings;
 
 /// Builds the router; `cors` is None when no origin is allowed.
@@ -148,8 +151,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
     };
     let readings = Readings {
-        outbox_pending: counted("the outbox", outbox::undelivered(db).await),
-        webhooks_pending: counted("webhook deliveries", webhooks::pending(db).await),
+        outbox_pending: counted("the outbox", lease_queue::pending::<Outbox>(db).await),
+        webhooks_pending: counted(
+            "webhook deliveries",
+            lease_queue::pending::<Deliveries>(db).await,
+        ),
         pool: db.pool_status(),
     };
     let text = state.metrics.render(readings);

@@ -1,26 +1,27 @@
-//! Webhook delivery: a worker per instance that posts each queued delivery,
-//! signed, to its endpoint, and records the outcome. What a message says,
-//! and when it is retried, is the domain's (`domain::webhooks`).
+//! Webhook delivery: the sender of the deliveries' worker, which posts each
+//! one, signed, to its endpoint. What a message says, and when it is
+//! retried, is the domain's (`domain::webhooks`); the worker's loop is
+//! [`crate::worker`]'s.
 //!
-//! Each endpoint is delivered to by a task of its own, one message at a
-//! time and oldest first, so a slow or dead endpoint delays only itself;
-//! posts time out after 10 s, follow no redirect and read at most 4 KiB of
+//! Each endpoint is a lane of the queue, delivered to by a task of its own,
+//! one message at a time and oldest first, so a slow or dead endpoint
+//! delays only itself; posts time out after 10 s, follow no redirect and read at most 4 KiB of
 //! the answer. Every address a name resolves to is checked before orgql
 //! connects to it (see [`resolver`]), so no endpoint reaches a private
 //! network unless the operator allows it.
 
 mod resolver;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::db::Db;
-use crate::domain::webhooks::{self, Attempt, DeliveryState, Outcome, WebhookSettings};
+use crate::domain::lease_queue::{Claimed, Lease, Outcome, Settled};
+use crate::domain::webhooks::{self, Attempt, Deliveries, WebhookSettings};
 use crate::metrics::Metrics;
+use crate::worker::{self, Worker};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an answer is read (for the error it may explain).
@@ -30,11 +31,6 @@ const MAX_ANSWER_BYTES: usize = 4 * 1024;
 /// died lapse soon.
 const BATCH: i64 = 10;
 const LEASE: chrono::Duration = chrono::Duration::seconds(15);
-/// The longest the worker sleeps without a commit of this instance waking
-/// it: deliveries another instance queued and then could not send wait at
-/// most this long. (Retries wake it when they come due.)
-const IDLE: Duration = Duration::from_secs(5);
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 pub struct WebhookWorker {
     pub db: Db,
@@ -46,142 +42,40 @@ pub struct WebhookWorker {
     pub instance: String,
 }
 
-/// Stops the worker.
-pub struct WebhookHandle {
-    stop: watch::Sender<bool>,
-}
-
-impl WebhookHandle {
-    /// Asks the worker to stop after the attempts in flight.
-    pub fn stop(&self) {
-        let _ = self.stop.send(true);
-    }
-}
-
 impl WebhookWorker {
-    pub fn spawn(self) -> (WebhookHandle, JoinHandle<()>) {
-        let (stop, stopped) = watch::channel(false);
-        (WebhookHandle { stop }, tokio::spawn(self.run(stopped)))
-    }
-
-    async fn run(self, mut stopped: watch::Receiver<bool>) {
-        // Claims this instance held when it last stopped died with it.
-        match webhooks::release_claims_of(&self.db, &self.instance).await {
-            Ok(0) => {}
-            Ok(released) => {
-                tracing::info!(released, "webhooks claimed before a restart are due again")
-            }
-            Err(error) => error.log_background("cannot release old webhook claims"),
+    pub fn spawn(self) -> (worker::Handle, JoinHandle<()>) {
+        Worker {
+            db: self.db,
+            sender: Poster {
+                client: client(self.settings),
+                settings: self.settings,
+                metrics: self.metrics,
+            },
+            lease: Lease {
+                instance: self.instance,
+                duration: LEASE,
+                batch: BATCH,
+            },
+            retry: webhooks::RETRY,
+            retention: Some(self.retention),
         }
-        let sender = Arc::new(Sender {
-            instance: self.instance.clone(),
-            db: self.db.clone(),
-            client: client(self.settings),
-            settings: self.settings,
-            metrics: self.metrics.clone(),
-            stopped: stopped.clone(),
-        });
-        let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
-        let mut endpoints = JoinSet::new();
-        let mut prune = tokio::time::interval(PRUNE_EVERY);
-        let mut queued = self.db.wakes(webhooks::QUEUE);
-        let busy_now =
-            || -> Vec<i64> { busy.lock().expect("not poisoned").iter().copied().collect() };
-        while !*stopped.borrow() {
-            match webhooks::due_endpoints(&self.db, busy_now(), 100).await {
-                Ok(due) => {
-                    for endpoint_id in due {
-                        busy.lock().expect("not poisoned").insert(endpoint_id);
-                        let (sender, busy) = (sender.clone(), busy.clone());
-                        endpoints.spawn(async move {
-                            sender.deliver_to(endpoint_id).await;
-                            busy.lock().expect("not poisoned").remove(&endpoint_id);
-                        });
-                    }
-                }
-                Err(error) => error.log_background("cannot read the webhook queue"),
-            }
-            let wait = self.until_next_due(busy_now()).await;
-            tokio::select! {
-                _ = queued.changed() => {
-                    // A burst of commits is looked at once.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                _ = tokio::time::sleep(wait) => {}
-                Some(_) = endpoints.join_next() => {}
-                _ = prune.tick() => self.prune().await,
-                _ = stopped.changed() => {}
-            }
-        }
-        // The attempts in flight finish (each within its timeout).
-        while endpoints.join_next().await.is_some() {}
-    }
-
-    /// How long until a delivery of an endpoint not in `busy` comes due, at
-    /// most [`IDLE`]. (A busy endpoint's task ending wakes the worker.)
-    async fn until_next_due(&self, busy: Vec<i64>) -> Duration {
-        match webhooks::next_due(&self.db, busy).await {
-            Ok(Some(due)) => (due - crate::domain::now())
-                .to_std()
-                .unwrap_or_default()
-                .clamp(Duration::from_millis(50), IDLE),
-            Ok(None) => IDLE,
-            Err(_) => Duration::from_secs(1),
-        }
-    }
-
-    async fn prune(&self) {
-        let retention = chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::MAX);
-        match webhooks::prune(&self.db, crate::domain::now() - retention).await {
-            Ok(0) => {}
-            Ok(pruned) => tracing::debug!(pruned, "pruned webhook deliveries past their retention"),
-            Err(error) => error.log_background("cannot prune webhook deliveries"),
-        }
+        .spawn()
     }
 }
 
-/// Posts deliveries and records their outcomes.
-struct Sender {
-    instance: String,
-    db: Db,
+/// Posts deliveries.
+struct Poster {
     client: reqwest::Client,
     settings: WebhookSettings,
     metrics: Arc<Metrics>,
-    stopped: watch::Receiver<bool>,
 }
 
-impl Sender {
-    /// Delivers an endpoint's due deliveries, one at a time, oldest first.
-    async fn deliver_to(&self, endpoint_id: i64) {
-        loop {
-            let claimed =
-                match webhooks::claim(&self.db, &self.instance, endpoint_id, BATCH, LEASE).await {
-                    Ok(claimed) if !claimed.is_empty() => claimed,
-                    Ok(_) => return,
-                    Err(error) => {
-                        let _endpoint = tracing::info_span!("endpoint", endpoint_id).entered();
-                        error.log_background("cannot claim webhook deliveries");
-                        return;
-                    }
-                };
-            let mut rest: Vec<i64> = claimed.iter().map(|a| a.delivery_id).collect();
-            for attempt in claimed {
-                if *self.stopped.borrow() {
-                    // The rest of the claim lapses within a lease.
-                    return;
-                }
-                rest.retain(|id| *id != attempt.delivery_id);
-                let outcome = self.post(&attempt).await;
-                self.record(endpoint_id, &attempt, outcome, &rest).await;
-            }
-        }
-    }
+impl worker::Sender for Poster {
+    type Queue = Deliveries;
 
-    async fn post(&self, attempt: &Attempt) -> Outcome {
-        let refused = |error: String| Outcome::Failed {
-            status: None,
-            error,
-        };
+    async fn send(&self, delivery: &Claimed<Attempt>) -> Outcome {
+        let attempt = &delivery.item;
+        let refused = |error: String| failed(None, error);
         let Ok(url) = reqwest::Url::parse(&attempt.url) else {
             return refused("the endpoint URL does not parse".into());
         };
@@ -218,48 +112,50 @@ impl Sender {
                 }
                 answer.truncate(MAX_ANSWER_BYTES);
                 match status.is_success() {
-                    true => Outcome::Delivered {
-                        status: status.as_u16(),
+                    true => Outcome::Done {
+                        status: Some(i32::from(status.as_u16())),
                     },
-                    false => Outcome::Failed {
-                        status: Some(status.as_u16()),
-                        error: format!(
+                    false => failed(
+                        Some(status.as_u16()),
+                        format!(
                             "HTTP {status}: {}",
                             String::from_utf8_lossy(&answer)
                                 .chars()
                                 .take(200)
                                 .collect::<String>()
                         ),
-                    },
+                    ),
                 }
             }
             Err(error) => refused(describe(&error)),
         }
     }
 
-    async fn record(&self, endpoint_id: i64, attempt: &Attempt, outcome: Outcome, rest: &[i64]) {
-        let error = match &outcome {
-            Outcome::Delivered { .. } => None,
-            Outcome::Failed { error, .. } => Some(error.clone()),
+    fn report(&self, delivery: &Claimed<Attempt>, outcome: &Outcome, settled: Settled) {
+        let gave_up = match settled {
+            Settled::Done => return self.metrics.webhook_delivery("delivered"),
+            Settled::Retry { .. } => false,
+            Settled::GaveUp => true,
         };
-        match webhooks::record_outcome(&self.db, attempt, outcome, rest.to_vec(), LEASE).await {
-            Ok(DeliveryState::Delivered) => self.metrics.webhook_delivery("delivered"),
-            Ok(state) => {
-                let failed = state == DeliveryState::Failed;
-                self.metrics
-                    .webhook_delivery(if failed { "failed" } else { "retry" });
-                tracing::warn!(
-                    endpoint_id, message_id = %attempt.message_id, attempt = attempt.attempts,
-                    error = error.unwrap_or_default(), gave_up = failed,
-                    "a webhook delivery attempt failed"
-                );
-            }
-            Err(error) => {
-                let _delivery =
-                    tracing::info_span!("delivery", delivery_id = attempt.delivery_id).entered();
-                error.log_background("cannot record a webhook delivery's outcome");
-            }
-        }
+        self.metrics
+            .webhook_delivery(if gave_up { "failed" } else { "retry" });
+        let attempt = &delivery.item;
+        tracing::warn!(
+            endpoint_id = attempt.endpoint_id, message_id = %attempt.message_id,
+            attempt = delivery.attempts, error = outcome.error().unwrap_or_default(), gave_up,
+            "a webhook delivery attempt failed"
+        );
+    }
+}
+
+/// A failed attempt: none is permanent, since a receiver that refuses (or a
+/// name that resolves to a refused address) may recover within the
+/// deliveries' three days.
+fn failed(status: Option<u16>, error: String) -> Outcome {
+    Outcome::Failed {
+        status: status.map(i32::from),
+        error,
+        permanent: false,
     }
 }
 

@@ -1,6 +1,8 @@
 use std::time::Duration;
 
 use orgql::domain::Role;
+use orgql::domain::lease_queue::pending;
+use orgql::domain::outbox::Outbox;
 use serde_json::{Value, json};
 
 use crate::common::{Client, TestApp};
@@ -291,12 +293,7 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
     // The server is down: the invitations exist, the mail waits.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(app.mailbox.all().is_empty());
-    assert_eq!(
-        orgql::domain::outbox::undelivered(&app.server.db)
-            .await
-            .unwrap(),
-        5
-    );
+    assert_eq!(pending::<Outbox>(&app.server.db).await.unwrap(), 5);
 
     app.start_smtp().await;
     let mails = app.mailbox.wait_for(5).await;
@@ -311,12 +308,7 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
     recipients.sort();
     let expected: Vec<String> = (0..5).map(|n| format!("person{n}@example.com")).collect();
     assert_eq!(recipients, expected, "each exactly once: {mails:#?}");
-    assert_eq!(
-        orgql::domain::outbox::undelivered(&app.server.db)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(pending::<Outbox>(&app.server.db).await.unwrap(), 0);
 }
 
 const BULK: &str = "mutation($input: BulkInviteMembersInput!) { bulkInviteMembers(input: $input) {

@@ -135,3 +135,42 @@ async fn workers_wake_for_the_commits_that_queue_their_work() {
     );
     assert!(!woken(&mut mail));
 }
+
+/// On PostgreSQL two instances share the outbox, each claiming messages the
+/// other is not claiming: invitations made through both arrive once each,
+/// each with its own Message-ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_send_each_message_once() {
+    let app = crate::common::TestApp::spawn().await;
+    let Some(second) = app.second_instance_url().await else {
+        return; // Two instances share a database on PostgreSQL only.
+    };
+    let owner = app.sign_up("owner@example.com").await;
+    let org = owner.create_org("Acme").await;
+    let on_second = owner.at(&second);
+    let invitees = 30;
+    for n in 0..invitees {
+        let client = if n % 2 == 0 { &owner } else { &on_second };
+        client.ok("mutation($org: ID!, $email: String!) { inviteMember(input: {organizationId: $org, email: $email, role: MEMBER}) { invitation { id } } }", json!({ "org": org, "email": format!("person{n}@example.com") })).await;
+    }
+    app.mailbox.wait_for(invitees).await;
+    // Give a duplicate every chance to show up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mails = app.mailbox.all();
+    let mut recipients: Vec<&str> = mails.iter().map(|m| m.to[0].as_str()).collect();
+    recipients.sort_unstable();
+    let mut expected: Vec<String> = (0..invitees)
+        .map(|n| format!("person{n}@example.com"))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(recipients, expected, "each invitation's mail once");
+    let ids: std::collections::HashSet<&str> = mails
+        .iter()
+        .filter_map(|m| {
+            m.message
+                .lines()
+                .find_map(|l| l.strip_prefix("Message-ID: "))
+        })
+        .collect();
+    assert_eq!(ids.len(), invitees, "one Message-ID per message");
+}

@@ -15,9 +15,8 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 pub use deliveries::{
-    Attempt, Delivery, DeliveryState, Outcome, claim, count_deliveries, deliveries_by_ids,
-    delivery_in_organization, due_endpoints, list_deliveries, next_due, pending, prune,
-    record_outcome, redeliver, release_claims_of,
+    Attempt, Deliveries, Delivery, DeliveryState, RETRY, count_deliveries, deliveries_by_ids,
+    delivery_in_organization, list_deliveries, redeliver,
 };
 pub use destination::{Forbidden, WebhookSettings, forbidden, literal_address};
 pub use queue::QUEUE;
@@ -207,7 +206,7 @@ pub async fn delete(db: &Db, actor_id: i64, endpoint_id: i64) -> Result<Endpoint
 }
 
 /// An endpoint the actor may manage; to others it does not exist.
-async fn manageable(
+pub(super) async fn manageable(
     tx: &mut Conn<'_>,
     endpoint_id: i64,
     actor_id: i64,
