@@ -98,10 +98,19 @@ pub struct Server {
     event_tasks: Vec<JoinHandle<()>>,
 }
 
-impl Server {
-    /// Opens the database and starts serving on `config.bind`.
-    pub async fn start(config: &Config) -> Result<Server, StartError> {
-        let cors = transport::cors_layer(&config.cors_origins).map_err(StartError::CorsOrigin)?;
+/// The settings that can be wrong, read before anything is opened, so a
+/// bad one stops the start with a message that names it.
+struct Settings {
+    cors: Option<tower_http::cors::CorsLayer>,
+    client_ip_header: Option<axum::http::HeaderName>,
+    provider: Option<oidc::ProviderSettings>,
+    mail: mail::Transport,
+    mail_from: lettre::message::Mailbox,
+    database: db::DatabaseUrl,
+}
+
+impl Settings {
+    fn read(config: &Config) -> Result<Settings, StartError> {
         let client_ip_header = match &config.client_ip_header {
             Some(name) => Some(
                 axum::http::HeaderName::try_from(name.as_str())
@@ -109,14 +118,31 @@ impl Server {
             ),
             None => None,
         };
-        let provider_settings = oidc::settings(
-            config.oidc_issuer.as_deref(),
-            config.oidc_audience.as_deref(),
-        )?;
-        let transport = mail::Transport::new(config.smtp_url.as_deref(), &config.mail_dir)?;
-        let from = mail::parse_from(&config.mail_from)?;
-        let database = config.database()?;
-        let db = Db::connect(&database, config.pool_size()).await?;
+        Ok(Settings {
+            cors: transport::cors_layer(&config.cors_origins).map_err(StartError::CorsOrigin)?,
+            client_ip_header,
+            provider: oidc::settings(
+                config.oidc_issuer.as_deref(),
+                config.oidc_audience.as_deref(),
+            )?,
+            mail: mail::Transport::new(config.smtp_url.as_deref(), &config.mail_dir)?,
+            mail_from: mail::parse_from(&config.mail_from)?,
+            database: config.database()?,
+        })
+    }
+}
+
+/// The database, migrated and tidied, with the event bus over it.
+struct Data {
+    db: Db,
+    bus: EventBus,
+    /// The event relay, its PostgreSQL listener and the event pruner.
+    event_tasks: Vec<JoinHandle<()>>,
+}
+
+impl Data {
+    async fn open(config: &Config, database: &db::DatabaseUrl) -> Result<Data, StartError> {
+        let db = Db::connect(database, config.pool_size()).await?;
         // Housekeeping, not a precondition: a failure (a sign-up racing it on
         // another instance) leaves the rows for the next start.
         if let Err(error) = domain::stored_addresses::put_in_normal_form(&db).await {
@@ -132,52 +158,91 @@ impl Server {
             relay,
             events::prune_periodically(db.clone(), config.event_retention),
         ];
-        if let db::DatabaseUrl::Postgres(url) = &database {
+        if let db::DatabaseUrl::Postgres(url) = database {
             let listener = events::listen(url.clone(), bus.clone()).await;
             event_tasks.push(listener.map_err(unreachable)?);
         }
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.bind,
-            source,
-        })?;
-        let metrics = Arc::new(metrics::Metrics::default());
-        // Who holds the outboxes' claims: the same name after a restart (the
-        // host and port), so a restarted instance takes its claims back.
-        let host = hostname::get()
-            .map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned());
-        let instance = format!("{host}:{}", addr.port());
-        let worker = mail::OutboxWorker {
+        Ok(Data {
+            db,
+            bus,
+            event_tasks,
+        })
+    }
+}
+
+/// The mail and webhook workers, running.
+struct Workers {
+    outbox: (worker::Handle, JoinHandle<()>),
+    webhooks: (worker::Handle, JoinHandle<()>),
+}
+
+impl Workers {
+    /// `instance` names the claims they take: the same name after a restart
+    /// (the host and port), so a restarted instance takes its claims back.
+    fn start(
+        config: &Config,
+        mail: mail::Transport,
+        from: lettre::message::Mailbox,
+        db: &Db,
+        metrics: &Arc<metrics::Metrics>,
+        instance: String,
+    ) -> Workers {
+        let outbox = mail::OutboxWorker {
             db: db.clone(),
-            transport,
+            transport: mail,
             from,
             retry_max: config.mail_retry_max,
             metrics: metrics.clone(),
             instance: instance.clone(),
-        };
-        let (outbox, outbox_task) = worker.spawn();
-        let webhook_settings = WebhookSettings {
-            allow_private_networks: config.webhook_allow_private_networks,
-        };
-        let (webhooks, webhook_task) = webhooks::WebhookWorker {
+        }
+        .spawn();
+        let webhooks = webhooks::WebhookWorker {
             db: db.clone(),
-            settings: webhook_settings,
+            settings: webhook_settings(config),
             retention: config.webhook_retention,
             metrics: metrics.clone(),
             instance,
         }
         .spawn();
+        Workers { outbox, webhooks }
+    }
+}
+
+impl Server {
+    /// Opens the database and starts serving on `config.bind`.
+    pub async fn start(config: &Config) -> Result<Server, StartError> {
+        let settings = Settings::read(config)?;
+        let Data {
+            db,
+            bus,
+            event_tasks,
+        } = Data::open(config, &settings.database).await?;
+        let bind_error = |source| StartError::Bind {
+            addr: config.bind,
+            source,
+        };
+        let listener = TcpListener::bind(config.bind).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let host = hostname::get()
+            .map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned());
+        let instance = format!("{host}:{}", addr.port());
+        let workers = Workers::start(
+            config,
+            settings.mail,
+            settings.mail_from,
+            &db,
+            &metrics,
+            instance,
+        );
+
         let max_websockets = u32::try_from(config.max_ws_connections)
             .unwrap_or(u32::MAX)
             .min(Semaphore::MAX_PERMITS as u32);
         let websockets = Arc::new(Semaphore::new(max_websockets as usize));
         let (shutdown, shutting_down) = watch::channel(false);
         let attempts = NonZeroU32::new(config.auth_rate_limit).unwrap_or(NonZeroU32::MIN);
+        let provider = settings.provider;
         let state = transport::AppState {
             services: Arc::new(graphql::Services {
                 db: db.clone(),
@@ -185,17 +250,17 @@ impl Server {
                 accounts: AccountSettings {
                     password_accounts: config.password_accounts,
                 },
-                provider_issuer: provider_settings.as_ref().map(|p| p.issuer.clone()),
+                provider_issuer: provider.as_ref().map(|p| p.issuer.clone()),
                 invitations: invitation_settings(config),
-                webhooks: webhook_settings,
+                webhooks: webhook_settings(config),
                 renders: Default::default(),
                 documents: Default::default(),
                 attempts: Attempts::new(attempts, config.login_cooldown),
             }),
-            provider: provider_settings.map(|settings| Arc::new(oidc::Provider::start(settings))),
+            provider: provider.map(|settings| Arc::new(oidc::Provider::start(settings))),
             schema: graphql::build_schema(config.introspection),
             limits: query_limits(config),
-            client_ip_header,
+            client_ip_header: settings.client_ip_header,
             metrics: metrics.clone(),
             websockets: transport::WebSocketSettings {
                 init_timeout: config.ws_init_timeout,
@@ -204,7 +269,7 @@ impl Server {
                 shutdown: shutting_down.clone(),
             },
         };
-        let app = transport::router(state, config.request_timeout, cors);
+        let app = transport::router(state, config.request_timeout, settings.cors);
         let limits = transport::ConnectionLimits {
             header_read_timeout: config.header_read_timeout,
             idle_timeout: config.idle_timeout,
@@ -217,6 +282,10 @@ impl Server {
             metrics,
             shutting_down,
         ));
+        let Workers {
+            outbox: (outbox, outbox_task),
+            webhooks: (webhooks, webhook_task),
+        } = workers;
         Ok(Server {
             addr,
             db,
@@ -270,6 +339,12 @@ impl Server {
             task.abort();
         }
         Ok(())
+    }
+}
+
+fn webhook_settings(config: &Config) -> WebhookSettings {
+    WebhookSettings {
+        allow_private_networks: config.webhook_allow_private_networks,
     }
 }
 
