@@ -126,12 +126,7 @@ impl Organization {
             query,
         };
         let order = order_by.map(Into::into).unwrap_or_default();
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         let (organization, counted) = (self.organization.clone(), filter.clone());
         let (page, total) = read_page(
             ctx,
@@ -168,11 +163,7 @@ impl Organization {
         after: Option<String>,
     ) -> Result<AuditEventConnection> {
         self.standing.may_read(Readable::AuditLog)?;
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let organization_id = self.organization.id;
         connection(
             ctx,
@@ -194,12 +185,7 @@ impl Organization {
         status: Option<InvitationStatus>,
     ) -> Result<InvitationConnection> {
         self.standing.may_read(Readable::Invitations)?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         let organization_id = self.organization.id;
         let status = status.map(Into::into);
         connection(
@@ -221,11 +207,7 @@ impl Organization {
         after: Option<String>,
     ) -> Result<ServiceKeyConnection> {
         self.standing.may_read(Readable::ServiceKeys)?;
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let organization_id = self.organization.id;
         connection(
             ctx,
@@ -244,11 +226,7 @@ impl Organization {
         after: Option<String>,
     ) -> Result<WebhookEndpointConnection> {
         self.standing.may_read(Readable::WebhookEndpoints)?;
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let organization_id = self.organization.id;
         connection(
             ctx,

@@ -27,12 +27,7 @@ impl Viewer {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         let user_id = self.user_id;
         let (page, total) = read_page(
             ctx,

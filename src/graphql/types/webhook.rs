@@ -43,11 +43,7 @@ impl WebhookEndpoint {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<WebhookDeliveryConnection> {
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let endpoint_id = self.0.id;
         connection(
             ctx,
