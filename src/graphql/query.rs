@@ -1,5 +1,4 @@
 use async_graphql::{Context, ID, Object, Result};
-use futures_util::FutureExt;
 
 use super::context::{context, require_principal, secret_attempt};
 use super::ids::{self, Kind};
@@ -42,8 +41,7 @@ impl Query {
             }
             (Kind::Invitation, id) => {
                 let found = state
-                    .db()
-                    .read(move |c| async move { invitations::by_ids(c, &[id]).await }.boxed())
+                    .read(async |c| invitations::by_ids(c, &[id]).await)
                     .await?;
                 let Some(invitation) = found.into_iter().next() else {
                     return Ok(None);
@@ -54,8 +52,7 @@ impl Query {
             }
             (Kind::ServiceKey, id) => {
                 let found = state
-                    .db()
-                    .read(move |c| async move { service_keys::by_ids(c, &[id]).await }.boxed())
+                    .read(async |c| service_keys::by_ids(c, &[id]).await)
                     .await?;
                 let Some(key) = found.into_iter().next() else {
                     return Ok(None);
@@ -66,10 +63,7 @@ impl Query {
             }
             (Kind::WebhookEndpoint, id) => {
                 let found = state
-                    .db()
-                    .read(move |c| {
-                        async move { webhooks::endpoints_by_ids(c, &[id]).await }.boxed()
-                    })
+                    .read(async |c| webhooks::endpoints_by_ids(c, &[id]).await)
                     .await?;
                 let Some(endpoint) = found.into_iter().next() else {
                     return Ok(None);
@@ -80,10 +74,7 @@ impl Query {
             }
             (Kind::WebhookDelivery, id) => {
                 let found = state
-                    .db()
-                    .read(move |c| {
-                        async move { webhooks::delivery_in_organization(c, id).await }.boxed()
-                    })
+                    .read(async |c| webhooks::delivery_in_organization(c, id).await)
                     .await?;
                 let Some((delivery, organization_id)) = found else {
                     return Ok(None);
@@ -94,10 +85,7 @@ impl Query {
             }
             (Kind::User, id) => {
                 let sees = state
-                    .db()
-                    .read(move |c| {
-                        async move { access::sees_user(c, &principal, id).await }.boxed()
-                    })
+                    .read(async |c| access::sees_user(c, &principal, id).await)
                     .await?;
                 match sees {
                     true => Some(Node::User(User::load(ctx, id).await?)),
@@ -142,10 +130,7 @@ impl Query {
         let state = context(ctx);
         let viewer = state.principal.and_then(|p| p.user_id());
         let found = state
-            .db()
-            .read(move |c| {
-                async move { organizations::with_membership_of(c, &key, viewer).await }.boxed()
-            })
+            .read(async |c| organizations::with_membership_of(c, &key, viewer).await)
             .await?;
         let Some((organization, membership)) = found else {
             return Ok(None);

@@ -1,5 +1,4 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use futures_util::FutureExt;
 
 use crate::domain::access::Standing;
 use crate::domain::{self, DomainError, Permission, credits, organizations, role_changes, seats};
@@ -157,8 +156,7 @@ impl OrganizationMutation {
             role_changes::transfer_ownership(state.db(), actor_id, organization_id, member_id)
                 .await?;
         let organization = state
-            .db()
-            .read(move |c| organizations::by_id(c, organization_id).boxed())
+            .read(async |c| organizations::by_id(c, organization_id).await)
             .await?;
         let organization = organization.ok_or(DomainError::NotFound("organization"))?;
         Ok(TransferOwnershipPayload {

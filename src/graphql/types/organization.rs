@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
 
 use super::connection::{Connection, connection, read_page};
 use super::{
@@ -127,14 +126,11 @@ impl Organization {
         };
         let order = order_by.map(Into::into).unwrap_or_default();
         let args = PageArgs::new(first, after, last, before);
-        let (organization, counted) = (self.organization.clone(), filter.clone());
+        let organization = &self.organization;
         let (page, total) = read_page(
             ctx,
-            move |c| {
-                async move { members::list(c, organization.id, &filter, order, &args).await }
-                    .boxed()
-            },
-            move |c| async move { members::count(c, &organization, &counted).await }.boxed(),
+            async |c| members::list(c, organization.id, &filter, order, &args).await,
+            async |c| members::count(c, organization, &filter).await,
         )
         .await?;
         // The page knows each member's user, and the viewer's standing.
@@ -167,8 +163,8 @@ impl Organization {
         let organization_id = self.organization.id;
         connection(
             ctx,
-            move |c| async move { audit::list(c, organization_id, &args).await }.boxed(),
-            move |c| audit::count(c, organization_id).boxed(),
+            async |c| audit::list(c, organization_id, &args).await,
+            async |c| audit::count(c, organization_id).await,
             AuditEvent,
         )
         .await
@@ -190,10 +186,8 @@ impl Organization {
         let status = status.map(Into::into);
         connection(
             ctx,
-            move |c| {
-                async move { invitations::list(c, organization_id, status, &args).await }.boxed()
-            },
-            move |c| invitations::count(c, organization_id, status).boxed(),
+            async |c| invitations::list(c, organization_id, status, &args).await,
+            async |c| invitations::count(c, organization_id, status).await,
             Invitation,
         )
         .await
@@ -211,8 +205,8 @@ impl Organization {
         let organization_id = self.organization.id;
         connection(
             ctx,
-            move |c| async move { service_keys::list(c, organization_id, &args).await }.boxed(),
-            move |c| service_keys::count(c, organization_id).boxed(),
+            async |c| service_keys::list(c, organization_id, &args).await,
+            async |c| service_keys::count(c, organization_id).await,
             ServiceKey,
         )
         .await
@@ -230,10 +224,8 @@ impl Organization {
         let organization_id = self.organization.id;
         connection(
             ctx,
-            move |c| {
-                async move { webhooks::list_endpoints(c, organization_id, &args).await }.boxed()
-            },
-            move |c| webhooks::count_endpoints(c, organization_id).boxed(),
+            async |c| webhooks::list_endpoints(c, organization_id, &args).await,
+            async |c| webhooks::count_endpoints(c, organization_id).await,
             WebhookEndpoint,
         )
         .await
@@ -245,10 +237,7 @@ impl Organization {
         let user_id = ids::decode(&user_id, Kind::User)?;
         let organization_id = self.organization.id;
         let found = context(ctx)
-            .db()
-            .read(move |c| {
-                async move { members::of_user_in(c, user_id, &[organization_id]).await }.boxed()
-            })
+            .read(async |c| members::of_user_in(c, user_id, &[organization_id]).await)
             .await?;
         Ok(found.into_iter().next().map(Member::from))
     }

@@ -1,6 +1,5 @@
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
 
 use super::connection::connection;
 use super::{WebhookDeliveryConnection, timestamp};
@@ -47,8 +46,8 @@ impl WebhookEndpoint {
         let endpoint_id = self.0.id;
         connection(
             ctx,
-            move |c| async move { webhooks::list_deliveries(c, endpoint_id, &args).await }.boxed(),
-            move |c| webhooks::count_deliveries(c, endpoint_id).boxed(),
+            async |c| webhooks::list_deliveries(c, endpoint_id, &args).await,
+            async |c| webhooks::count_deliveries(c, endpoint_id).await,
             WebhookDelivery,
         )
         .await
