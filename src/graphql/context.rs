@@ -69,6 +69,19 @@ impl RequestContext {
     pub async fn read<T>(&self, read: impl Read<T>) -> Result<T, DomainError> {
         self.db().read_borrowing(read).await
     }
+
+    /// Runs a domain operation that changes what the loaders may hold (a
+    /// membership, an organization, the viewer's standing) and, once it has
+    /// committed, forgets all they loaded: its payload, and every field read
+    /// after it in this request, see the change.
+    pub async fn change<T>(
+        &self,
+        operation: impl AsyncFnOnce(&Db) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let changed = operation(self.db()).await?;
+        self.loaders.forget_all();
+        Ok(changed)
+    }
 }
 
 /// A read of the domain on one connection, awaited where it is written, so

@@ -61,12 +61,13 @@ impl Organization {
     }
 
     /// The organization as a mutation left it, with the viewer's standing
-    /// read afresh (the mutation may have changed or ended it).
+    /// read afresh (the mutation may have changed or ended it; its
+    /// [`change`](crate::graphql::context::RequestContext::change) emptied
+    /// the loaders).
     pub async fn after_change(
         ctx: &Context<'_>,
         organization: domain::organizations::Organization,
     ) -> Result<Organization> {
-        context(ctx).loaders.forget_all();
         let standing = Organization::standing(ctx, organization.id).await?;
         Ok(Organization {
             organization,
