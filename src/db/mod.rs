@@ -328,6 +328,19 @@ impl Db {
         T: Send + 'static,
         E: From<DbError>,
     {
+        self.read_borrowing(async move |c| work(c).await).await
+    }
+
+    /// [`Db::read`] for work awaited where it is written: an async closure,
+    /// which may borrow from its caller and needs no box (a [`Work`] must be
+    /// boxed because it may be stored or sent to another task).
+    pub async fn read_borrowing<T, E>(
+        &self,
+        work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
         let mut pooled = self.pooled().await?;
         work(&mut pooled.conn()).await
     }

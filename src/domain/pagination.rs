@@ -32,6 +32,22 @@ pub struct Window<K> {
 }
 
 impl PageArgs {
+    /// A connection field's arguments (one that pages only forward passes
+    /// None for `last` and `before`).
+    pub fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> PageArgs {
+        PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+    }
+
     pub fn window<K: DeserializeOwned>(&self) -> Result<Window<K>, DomainError> {
         let (size, backward) = match (self.first, self.last) {
             (Some(_), Some(_)) => {

@@ -10,7 +10,8 @@ use super::documents::Documents;
 use super::error;
 use super::loaders::Loaders;
 use super::renders::Renders;
-use crate::db::Db;
+use crate::db::{Conn, Db};
+use crate::domain::DomainError;
 use crate::domain::accounts::AccountSettings;
 use crate::domain::attempts::Attempts;
 use crate::domain::invitations::InvitationSettings;
@@ -62,7 +63,31 @@ impl RequestContext {
     pub fn db(&self) -> &Db {
         &self.services.db
     }
+
+    /// Runs a domain read on one pooled connection:
+    /// `state.read(async |c| members::by_ids(c, &ids).await)`.
+    pub async fn read<T>(&self, read: impl Read<T>) -> Result<T, DomainError> {
+        self.db().read_borrowing(read).await
+    }
+
+    /// Runs a domain operation that changes what the loaders may hold (a
+    /// membership, an organization, the viewer's standing) and, once it has
+    /// committed, forgets all they loaded: its payload, and every field read
+    /// after it in this request, see the change.
+    pub async fn change<T>(
+        &self,
+        operation: impl AsyncFnOnce(&Db) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let changed = operation(self.db()).await?;
+        self.loaders.forget_all();
+        Ok(changed)
+    }
 }
+
+/// A read of the domain on one connection, awaited where it is written, so
+/// it may borrow what the resolver holds.
+pub trait Read<T>: AsyncFnOnce(&mut Conn<'_>) -> Result<T, DomainError> {}
+impl<T, F: AsyncFnOnce(&mut Conn<'_>) -> Result<T, DomainError>> Read<T> for F {}
 
 pub(super) fn context<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()

@@ -1,16 +1,16 @@
 use async_graphql::{Context, ID, Object, Result};
-use futures_util::FutureExt;
 
-use super::context::{context, require_principal, secret_attempt};
+use super::context::{RequestContext, context, require_principal, secret_attempt};
 use super::ids::{self, Kind};
 use super::types::{
-    AuditEvent, Invitation, InvitationPreview, Member, Node, Organization, PermissionCheckInput,
+    AuditEvent, Invitation, InvitationPreview, Node, Organization, PermissionCheckInput,
     PermissionCheckResult, ServiceKey, User, Viewer, WebhookDelivery, WebhookEndpoint,
 };
+use crate::db::Conn;
 use crate::domain::access::{self, Readable};
 use crate::domain::organizations::{self, OrganizationKey};
 use crate::domain::permission_checks::{self, Check};
-use crate::domain::{DomainError, invitations, service_keys, webhooks};
+use crate::domain::{DomainError, audit, invitations, members, service_keys, webhooks};
 
 pub struct Query;
 
@@ -20,90 +20,58 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let principal = require_principal(ctx)?;
         let state = context(ctx);
+        let loaders = &state.loaders;
         Ok(match ids::decode_any(&id)? {
             (Kind::Organization, id) => Organization::visible(ctx, id)
                 .await?
                 .map(Node::Organization),
-            (Kind::Member, id) => {
-                let Some(membership) = state.loaders.memberships.load_one(id).await? else {
-                    return Ok(None);
-                };
-                readable(ctx, membership.organization_id, Readable::Members)
-                    .await?
-                    .then_some(Node::Member(Member::from(membership)))
-            }
-            (Kind::AuditEvent, id) => {
-                let Some(event) = state.loaders.audit_events.load_one(id).await? else {
-                    return Ok(None);
-                };
-                readable(ctx, event.organization_id, Readable::AuditLog)
-                    .await?
-                    .then_some(Node::AuditEvent(AuditEvent(event)))
-            }
-            (Kind::Invitation, id) => {
-                let found = state
-                    .db()
-                    .read(move |c| async move { invitations::by_ids(c, &[id]).await }.boxed())
-                    .await?;
-                let Some(invitation) = found.into_iter().next() else {
-                    return Ok(None);
-                };
-                readable(ctx, invitation.organization_id, Readable::Invitations)
-                    .await?
-                    .then_some(Node::Invitation(Invitation(invitation)))
-            }
-            (Kind::ServiceKey, id) => {
-                let found = state
-                    .db()
-                    .read(move |c| async move { service_keys::by_ids(c, &[id]).await }.boxed())
-                    .await?;
-                let Some(key) = found.into_iter().next() else {
-                    return Ok(None);
-                };
-                readable(ctx, key.organization_id, Readable::ServiceKeys)
-                    .await?
-                    .then_some(Node::ServiceKey(ServiceKey(key)))
-            }
-            (Kind::WebhookEndpoint, id) => {
-                let found = state
-                    .db()
-                    .read(move |c| {
-                        async move { webhooks::endpoints_by_ids(c, &[id]).await }.boxed()
-                    })
-                    .await?;
-                let Some(endpoint) = found.into_iter().next() else {
-                    return Ok(None);
-                };
-                readable(ctx, endpoint.organization_id, Readable::WebhookEndpoints)
-                    .await?
-                    .then_some(Node::WebhookEndpoint(WebhookEndpoint(endpoint)))
-            }
-            (Kind::WebhookDelivery, id) => {
-                let found = state
-                    .db()
-                    .read(move |c| {
-                        async move { webhooks::delivery_in_organization(c, id).await }.boxed()
-                    })
-                    .await?;
-                let Some((delivery, organization_id)) = found else {
-                    return Ok(None);
-                };
-                readable(ctx, organization_id, Readable::WebhookEndpoints)
-                    .await?
-                    .then_some(Node::WebhookDelivery(WebhookDelivery(delivery)))
-            }
             (Kind::User, id) => {
-                let sees = state
-                    .db()
-                    .read(move |c| {
-                        async move { access::sees_user(c, &principal, id).await }.boxed()
-                    })
-                    .await?;
-                match sees {
+                match state
+                    .read(async |c| access::sees_user(c, &principal, id).await)
+                    .await?
+                {
                     true => Some(Node::User(User::load(ctx, id).await?)),
                     false => None,
                 }
             }
+            (Kind::Member, id) => {
+                readable(ctx, Readable::Members, loaders.memberships.load_one(id))
+                    .await?
+                    .map(|m| Node::Member(m.into()))
+            }
+            (Kind::AuditEvent, id) => {
+                readable(ctx, Readable::AuditLog, loaders.audit_events.load_one(id))
+                    .await?
+                    .map(|e| Node::AuditEvent(AuditEvent(e)))
+            }
+            (Kind::Invitation, id) => readable(
+                ctx,
+                Readable::Invitations,
+                by_id(state, id, invitations::by_ids),
+            )
+            .await?
+            .map(|i| Node::Invitation(Invitation(i))),
+            (Kind::ServiceKey, id) => readable(
+                ctx,
+                Readable::ServiceKeys,
+                by_id(state, id, service_keys::by_ids),
+            )
+            .await?
+            .map(|k| Node::ServiceKey(ServiceKey(k))),
+            (Kind::WebhookEndpoint, id) => readable(
+                ctx,
+                Readable::WebhookEndpoints,
+                by_id(state, id, webhooks::endpoints_by_ids),
+            )
+            .await?
+            .map(|e| Node::WebhookEndpoint(WebhookEndpoint(e))),
+            (Kind::WebhookDelivery, id) => readable(
+                ctx,
+                Readable::WebhookEndpoints,
+                state.read(async |c| webhooks::delivery_in_organization(c, id).await),
+            )
+            .await?
+            .map(|(d, _)| Node::WebhookDelivery(WebhookDelivery(d))),
         })
     }
 
@@ -142,10 +110,7 @@ impl Query {
         let state = context(ctx);
         let viewer = state.principal.and_then(|p| p.user_id());
         let found = state
-            .db()
-            .read(move |c| {
-                async move { organizations::with_membership_of(c, &key, viewer).await }.boxed()
-            })
+            .read(async |c| organizations::with_membership_of(c, &key, viewer).await)
             .await?;
         let Some((organization, membership)) = found else {
             return Ok(None);
@@ -186,8 +151,56 @@ impl Query {
     }
 }
 
-/// Whether the viewer may read `what` of the organization.
-async fn readable(ctx: &Context<'_>, organization_id: i64, what: Readable) -> Result<bool> {
-    let standing = Organization::standing(ctx, organization_id).await?;
-    Ok(standing.may_read(what).is_ok())
+/// What `node(id)` finds inside one organization, which the viewer reads
+/// with one of that organization's permissions.
+trait InOrganization {
+    fn organization_id(&self) -> i64;
+}
+
+macro_rules! in_organization {
+    ($($found:ty),*) => {$(
+        impl InOrganization for $found {
+            fn organization_id(&self) -> i64 {
+                self.organization_id
+            }
+        }
+    )*};
+}
+in_organization!(
+    members::Membership,
+    audit::AuditEvent,
+    invitations::Invitation,
+    service_keys::ServiceKey,
+    webhooks::Endpoint
+);
+
+/// A delivery, with the organization of its endpoint.
+impl InOrganization for (webhooks::Delivery, i64) {
+    fn organization_id(&self) -> i64 {
+        self.1
+    }
+}
+
+/// What `load` finds, if anything and if the viewer may read `what` of its
+/// organization (else None, as if it did not exist).
+async fn readable<T: InOrganization, E: Into<async_graphql::Error>>(
+    ctx: &Context<'_>,
+    what: Readable,
+    load: impl Future<Output = Result<Option<T>, E>>,
+) -> Result<Option<T>> {
+    let Some(found) = load.await.map_err(Into::into)? else {
+        return Ok(None);
+    };
+    let standing = Organization::standing(ctx, found.organization_id()).await?;
+    Ok(standing.may_read(what).is_ok().then_some(found))
+}
+
+/// The one row that `by_ids` finds for `id`.
+async fn by_id<T>(
+    state: &RequestContext,
+    id: i64,
+    by_ids: impl AsyncFnOnce(&mut Conn<'_>, &[i64]) -> Result<Vec<T>, DomainError>,
+) -> Result<Option<T>, DomainError> {
+    let found = state.read(async |c| by_ids(c, &[id]).await).await?;
+    Ok(found.into_iter().next())
 }

@@ -275,6 +275,30 @@ async fn seats_stay_within_their_limits() {
     );
 }
 
+/// Mutations run one after another, and each payload reads what those
+/// before it changed, even what an earlier payload of the request loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_mutation_of_a_request_sees_the_changes_before_it() {
+    let app = TestApp::spawn().await;
+    let (owner, _ada, org, ada_member) = owner_and_ada(&app).await;
+    let steps = "mutation($org: ID!, $m: ID!) {
+        before: addCredits(input: {organizationId: $org, amount: 10}) { organization { viewerRole owner { user { email } } } }
+        transfer: transferOwnership(input: {organizationId: $org, memberId: $m}) { organization { viewerRole owner { user { email } } } }
+        left: leaveOrganization(input: {organizationId: $org}) { organization { viewerRole viewerPermissions } } }";
+
+    let done = owner
+        .ok(steps, json!({ "org": org, "m": ada_member }))
+        .await;
+    assert_eq!(
+        done,
+        json!({
+            "before": { "organization": { "viewerRole": "OWNER", "owner": { "user": { "email": "owner@example.com" } } } },
+            "transfer": { "organization": { "viewerRole": "ADMIN", "owner": { "user": { "email": "ada@example.com" } } } },
+            "left": { "organization": { "viewerRole": null, "viewerPermissions": [] } },
+        })
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ownership_moves_by_transfer_alone() {
     let app = TestApp::spawn().await;

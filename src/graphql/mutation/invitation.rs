@@ -205,8 +205,9 @@ impl InvitationMutation {
         input: AcceptInvitationInput,
     ) -> Result<AcceptInvitationPayload> {
         let (actor_id, state) = actor(ctx)?;
-        let joined = invitations::accept(state.db(), actor_id, &input.token).await?;
-        state.loaders.forget_all();
+        let joined = state
+            .change(async |db| invitations::accept(db, actor_id, &input.token).await)
+            .await?;
         Ok(AcceptInvitationPayload {
             member: Member::from(joined),
         })

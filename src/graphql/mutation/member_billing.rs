@@ -59,8 +59,9 @@ impl MemberBillingMutation {
     ) -> Result<MemberPayload> {
         let (actor_id, state) = actor(ctx)?;
         let member_id = ids::decode(&input.member_id, Kind::Member)?;
-        let assignment = seats::assign(state.db(), actor_id, member_id, input.seat.into()).await?;
-        state.loaders.forget_all();
+        let assignment = state
+            .change(async |db| seats::assign(db, actor_id, member_id, input.seat.into()).await)
+            .await?;
         Ok(MemberPayload {
             member: Member::from(assignment),
         })
@@ -74,8 +75,11 @@ async fn move_credits(
 ) -> Result<CreditsPayload> {
     let (actor_id, state) = actor(ctx)?;
     let member_id = ids::decode(&input.member_id, Kind::Member)?;
-    let moved = credits::transfer(state.db(), actor_id, member_id, input.amount, direction).await?;
-    state.loaders.forget_all();
+    let moved = state
+        .change(async |db| {
+            credits::transfer(db, actor_id, member_id, input.amount, direction).await
+        })
+        .await?;
     Ok(CreditsPayload {
         member: Member::from(moved.member),
         credit_pool: CreditPool(moved.pool),

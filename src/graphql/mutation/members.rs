@@ -64,9 +64,11 @@ impl MemberMutation {
     ) -> Result<MemberPayload> {
         let (actor_id, state) = actor(ctx)?;
         let member_id = ids::decode(&input.member_id, Kind::Member)?;
-        let change =
-            role_changes::update_role(state.db(), actor_id, member_id, input.role.into()).await?;
-        state.loaders.forget_all();
+        let change = state
+            .change(async |db| {
+                role_changes::update_role(db, actor_id, member_id, input.role.into()).await
+            })
+            .await?;
         Ok(MemberPayload {
             member: Member::from(change),
         })
@@ -80,7 +82,9 @@ impl MemberMutation {
     ) -> Result<RemoveMemberPayload> {
         let (actor_id, state) = actor(ctx)?;
         let member_id = ids::decode(&input.member_id, Kind::Member)?;
-        let removal = removal::remove(state.db(), actor_id, member_id).await?;
+        let removal = state
+            .change(async |db| removal::remove(db, actor_id, member_id).await)
+            .await?;
         RemoveMemberPayload::of(ctx, removal).await
     }
 
@@ -92,7 +96,9 @@ impl MemberMutation {
     ) -> Result<RemoveMemberPayload> {
         let (actor_id, state) = actor(ctx)?;
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
-        let removal = removal::leave(state.db(), actor_id, organization_id).await?;
+        let removal = state
+            .change(async |db| removal::leave(db, actor_id, organization_id).await)
+            .await?;
         RemoveMemberPayload::of(ctx, removal).await
     }
 }

@@ -1,6 +1,8 @@
 //! Every mutation, one file per family. Each parses its input's IDs, asks
 //! one domain operation (which checks the principal's permission in its own
-//! transaction), and answers with the payload as the change left it.
+//! transaction), and answers with the payload as the change left it. An
+//! operation that changes what the request's loaders hold goes through
+//! `RequestContext::change`, so that payload reads it afresh.
 
 mod account;
 mod invitation;

@@ -1,5 +1,4 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use futures_util::FutureExt;
 
 use crate::domain::access::Standing;
 use crate::domain::{self, DomainError, Permission, credits, organizations, role_changes, seats};
@@ -99,7 +98,11 @@ impl OrganizationMutation {
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
         let organization = match input.name {
             Some(name) => {
-                organizations::rename(state.db(), actor_id, organization_id, &name).await?
+                state
+                    .change(async |db| {
+                        organizations::rename(db, actor_id, organization_id, &name).await
+                    })
+                    .await?
             }
             None => {
                 let organization = Organization::require_visible(ctx, organization_id).await?;
@@ -120,8 +123,9 @@ impl OrganizationMutation {
     ) -> Result<OrganizationPayload> {
         let (actor_id, state) = actor(ctx)?;
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
-        let organization =
-            credits::add(state.db(), actor_id, organization_id, input.amount).await?;
+        let organization = state
+            .change(async |db| credits::add(db, actor_id, organization_id, input.amount).await)
+            .await?;
         OrganizationPayload::after_change(ctx, organization).await
     }
 
@@ -133,14 +137,11 @@ impl OrganizationMutation {
     ) -> Result<OrganizationPayload> {
         let (actor_id, state) = actor(ctx)?;
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
-        let organization = seats::set_limits(
-            state.db(),
-            actor_id,
-            organization_id,
-            input.standard,
-            input.pro,
-        )
-        .await?;
+        let organization = state
+            .change(async |db| {
+                seats::set_limits(db, actor_id, organization_id, input.standard, input.pro).await
+            })
+            .await?;
         OrganizationPayload::after_change(ctx, organization).await
     }
 
@@ -153,12 +154,13 @@ impl OrganizationMutation {
         let (actor_id, state) = actor(ctx)?;
         let organization_id = ids::decode(&input.organization_id, Kind::Organization)?;
         let member_id = ids::decode(&input.member_id, Kind::Member)?;
-        let transfer =
-            role_changes::transfer_ownership(state.db(), actor_id, organization_id, member_id)
-                .await?;
+        let transfer = state
+            .change(async |db| {
+                role_changes::transfer_ownership(db, actor_id, organization_id, member_id).await
+            })
+            .await?;
         let organization = state
-            .db()
-            .read(move |c| organizations::by_id(c, organization_id).boxed())
+            .read(async |c| organizations::by_id(c, organization_id).await)
             .await?;
         let organization = organization.ok_or(DomainError::NotFound("organization"))?;
         Ok(TransferOwnershipPayload {

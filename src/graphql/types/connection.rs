@@ -2,13 +2,10 @@
 //! pageInfo and totalCount.
 
 use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject};
-use futures_util::FutureExt;
 
 use super::{AuditEvent, Invitation, Member, ServiceKey, WebhookDelivery, WebhookEndpoint};
-use crate::db::Work;
-use crate::domain::DomainError;
 use crate::domain::pagination::Page;
-use crate::graphql::context::context;
+use crate::graphql::context::{Read, context};
 
 #[derive(SimpleObject)]
 pub struct PageInfo {
@@ -86,29 +83,26 @@ where
 
 /// Reads one page of a connection and, only if the client selected
 /// totalCount (which may cost a count), its total, on one connection.
-pub async fn read_page<T: Send + 'static>(
+pub async fn read_page<T>(
     ctx: &Context<'_>,
-    page: impl Work<Page<T>, DomainError>,
-    total: impl Work<i64, DomainError>,
+    page: impl Read<Page<T>>,
+    total: impl Read<i64>,
 ) -> Result<(Page<T>, i64)> {
     let wants_total = ctx.look_ahead().field("totalCount").exists();
-    let read = context(ctx).db().read(move |c| {
-        async move {
-            let page = page(c).await?;
-            let total = if wants_total { total(c).await? } else { 0 };
-            Ok::<_, DomainError>((page, total))
-        }
-        .boxed()
+    let read = context(ctx).read(async |c| {
+        let page = page(c).await?;
+        let total = if wants_total { total(c).await? } else { 0 };
+        Ok((page, total))
     });
     Ok(read.await?)
 }
 
 /// A connection field: its page and total read by [`read_page`], each item
 /// wrapped by `node`.
-pub async fn connection<T: Send + 'static, N: OutputType + Clone>(
+pub async fn connection<T, N: OutputType + Clone>(
     ctx: &Context<'_>,
-    page: impl Work<Page<T>, DomainError>,
-    total: impl Work<i64, DomainError>,
+    page: impl Read<Page<T>>,
+    total: impl Read<i64>,
     node: impl FnMut(T) -> N,
 ) -> Result<Connection<N>>
 where

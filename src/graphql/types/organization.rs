@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
 
 use super::connection::{Connection, connection, read_page};
 use super::{
@@ -62,12 +61,13 @@ impl Organization {
     }
 
     /// The organization as a mutation left it, with the viewer's standing
-    /// read afresh (the mutation may have changed or ended it).
+    /// read afresh (the mutation may have changed or ended it; its
+    /// [`change`](crate::graphql::context::RequestContext::change) emptied
+    /// the loaders).
     pub async fn after_change(
         ctx: &Context<'_>,
         organization: domain::organizations::Organization,
     ) -> Result<Organization> {
-        context(ctx).loaders.forget_all();
         let standing = Organization::standing(ctx, organization.id).await?;
         Ok(Organization {
             organization,
@@ -126,20 +126,12 @@ impl Organization {
             query,
         };
         let order = order_by.map(Into::into).unwrap_or_default();
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        let (organization, counted) = (self.organization.clone(), filter.clone());
+        let args = PageArgs::new(first, after, last, before);
+        let organization = &self.organization;
         let (page, total) = read_page(
             ctx,
-            move |c| {
-                async move { members::list(c, organization.id, &filter, order, &args).await }
-                    .boxed()
-            },
-            move |c| async move { members::count(c, &organization, &counted).await }.boxed(),
+            async |c| members::list(c, organization.id, &filter, order, &args).await,
+            async |c| members::count(c, organization, &filter).await,
         )
         .await?;
         // The page knows each member's user, and the viewer's standing.
@@ -168,16 +160,12 @@ impl Organization {
         after: Option<String>,
     ) -> Result<AuditEventConnection> {
         self.standing.may_read(Readable::AuditLog)?;
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let organization_id = self.organization.id;
         connection(
             ctx,
-            move |c| async move { audit::list(c, organization_id, &args).await }.boxed(),
-            move |c| audit::count(c, organization_id).boxed(),
+            async |c| audit::list(c, organization_id, &args).await,
+            async |c| audit::count(c, organization_id).await,
             AuditEvent,
         )
         .await
@@ -194,20 +182,13 @@ impl Organization {
         status: Option<InvitationStatus>,
     ) -> Result<InvitationConnection> {
         self.standing.may_read(Readable::Invitations)?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         let organization_id = self.organization.id;
         let status = status.map(Into::into);
         connection(
             ctx,
-            move |c| {
-                async move { invitations::list(c, organization_id, status, &args).await }.boxed()
-            },
-            move |c| invitations::count(c, organization_id, status).boxed(),
+            async |c| invitations::list(c, organization_id, status, &args).await,
+            async |c| invitations::count(c, organization_id, status).await,
             Invitation,
         )
         .await
@@ -221,16 +202,12 @@ impl Organization {
         after: Option<String>,
     ) -> Result<ServiceKeyConnection> {
         self.standing.may_read(Readable::ServiceKeys)?;
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let organization_id = self.organization.id;
         connection(
             ctx,
-            move |c| async move { service_keys::list(c, organization_id, &args).await }.boxed(),
-            move |c| service_keys::count(c, organization_id).boxed(),
+            async |c| service_keys::list(c, organization_id, &args).await,
+            async |c| service_keys::count(c, organization_id).await,
             ServiceKey,
         )
         .await
@@ -244,18 +221,12 @@ impl Organization {
         after: Option<String>,
     ) -> Result<WebhookEndpointConnection> {
         self.standing.may_read(Readable::WebhookEndpoints)?;
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let organization_id = self.organization.id;
         connection(
             ctx,
-            move |c| {
-                async move { webhooks::list_endpoints(c, organization_id, &args).await }.boxed()
-            },
-            move |c| webhooks::count_endpoints(c, organization_id).boxed(),
+            async |c| webhooks::list_endpoints(c, organization_id, &args).await,
+            async |c| webhooks::count_endpoints(c, organization_id).await,
             WebhookEndpoint,
         )
         .await
@@ -267,10 +238,7 @@ impl Organization {
         let user_id = ids::decode(&user_id, Kind::User)?;
         let organization_id = self.organization.id;
         let found = context(ctx)
-            .db()
-            .read(move |c| {
-                async move { members::of_user_in(c, user_id, &[organization_id]).await }.boxed()
-            })
+            .read(async |c| members::of_user_in(c, user_id, &[organization_id]).await)
             .await?;
         Ok(found.into_iter().next().map(Member::from))
     }

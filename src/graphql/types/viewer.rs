@@ -1,5 +1,4 @@
 use async_graphql::{Context, Object, Result};
-use futures_util::FutureExt;
 
 use super::connection::{Connection, read_page};
 use super::{Member, MemberConnection, User};
@@ -27,17 +26,12 @@ impl Viewer {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs::new(first, after, last, before);
         let user_id = self.user_id;
         let (page, total) = read_page(
             ctx,
-            move |c| async move { members::of_user(c, user_id, &args).await }.boxed(),
-            move |c| members::count_of_user(c, user_id).boxed(),
+            async |c| members::of_user(c, user_id, &args).await,
+            async |c| members::count_of_user(c, user_id).await,
         )
         .await?;
         // These are the viewer's own memberships: their standing in each.

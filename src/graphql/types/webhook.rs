@@ -1,6 +1,5 @@
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
 
 use super::connection::connection;
 use super::{WebhookDeliveryConnection, timestamp};
@@ -43,16 +42,12 @@ impl WebhookEndpoint {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<WebhookDeliveryConnection> {
-        let args = PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        };
+        let args = PageArgs::new(first, after, None, None);
         let endpoint_id = self.0.id;
         connection(
             ctx,
-            move |c| async move { webhooks::list_deliveries(c, endpoint_id, &args).await }.boxed(),
-            move |c| webhooks::count_deliveries(c, endpoint_id).boxed(),
+            async |c| webhooks::list_deliveries(c, endpoint_id, &args).await,
+            async |c| webhooks::count_deliveries(c, endpoint_id).await,
             WebhookDelivery,
         )
         .await
