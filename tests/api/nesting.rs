@@ -222,15 +222,8 @@ async fn a_refusal_for_nesting_names_what_and_where() {
         "{{ organization(slug: {}) {{ id }} }}",
         nest("[", "1", "]", 100)
     );
-    let answer: Value = reqwest::Client::new()
-        .post(&server.url)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let client = Client::anonymous_at(&server.url);
+    let answer = client.query(&query, json!({})).await;
     let error = &answer["errors"][0];
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
     assert_eq!(error["extensions"]["limit"], 64, "{answer}");
@@ -248,15 +241,9 @@ async fn a_refusal_for_nesting_names_what_and_where() {
 
     let variables =
         json!({ "v": serde_json::from_str::<Value>(&nest("[", "1", "]", 100)).unwrap() });
-    let answer: Value = reqwest::Client::new()
-        .post(&server.url)
-        .json(&json!({ "query": "query($v: [Int]) { __typename }", "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = client
+        .query("query($v: [Int]) { __typename }", variables)
+        .await;
     let error = &answer["errors"][0];
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
     assert!(
