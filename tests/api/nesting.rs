@@ -157,19 +157,24 @@ async fn no_nesting_of_any_shape_or_depth_takes_the_server_down() {
                 "{{\"query\": {}, \"variables\": {variables}}}",
                 Value::String(query.clone())
             );
+            // A body past the server's 1 MiB may be answered (413) and the
+            // connection closed while the client is still sending it.
+            let oversized = body.len() > 1024 * 1024;
             let posted = http
                 .post(&server.url)
                 .header("content-type", "application/json")
                 .body(body)
                 .send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {what}: {e}"));
-            let status = posted.status().as_u16();
-            assert_refused(
-                status,
-                &posted.text().await.unwrap(),
-                &format!("POST {what}"),
-            );
+                .await;
+            match posted {
+                Ok(posted) => {
+                    let status = posted.status().as_u16();
+                    let body = posted.text().await.unwrap();
+                    assert_refused(status, &body, &format!("POST {what}"));
+                }
+                Err(_) if oversized => {}
+                Err(e) => panic!("POST {what}: {e}"),
+            }
             still_answers(&server.url, &format!("POST {what}")).await;
 
             let got = http
