@@ -324,7 +324,7 @@ async fn end_locked(
     let about = About {
         hold_id: Some(hold.id),
         idempotency_key: key,
-        description: None,
+        description: hold.description.as_deref(),
     };
     let used = used.unwrap_or(0);
     let mut last: Option<Moved> = None;
@@ -378,7 +378,8 @@ pub(in crate::domain) async fn release_all_of(
         holds::end(tx, hold.id, HoldStatus::Released, None).await?;
         let about = About {
             hold_id: Some(hold.id),
-            ..About::default()
+            idempotency_key: None,
+            description: hold.description.as_deref(),
         };
         let moved = apply(
             tx,
