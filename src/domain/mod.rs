@@ -14,6 +14,7 @@ pub mod identities;
 pub mod invitations;
 pub mod lease_queue;
 pub mod live_events;
+mod mail_text;
 pub mod members;
 pub mod organizations;
 pub mod outbox;

@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::db::schema::{organizations, users};
 use crate::db::{Conn, with_conn};
+use crate::domain::mail_text::{escape_html, one_line};
 use crate::domain::outbox::OutgoingMail;
 use crate::domain::{DomainError, Role};
 
@@ -87,28 +88,6 @@ fn compose(organization_name: &str, inviter_name: &str, mail: &InvitationMail<'_
         text_body,
         html_body,
     }
-}
-
-/// A header value on one line, whatever the names in it hold.
-fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
