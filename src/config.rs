@@ -84,7 +84,7 @@ pub struct Config {
     )]
     pub mail_from: String,
 
-    /// Public URL of the web app; invitation links are {APP_URL}/invitations/accept?token=TOKEN.
+    /// Public URL of the web app that mails link to: {APP_URL}/invitations/accept?token=TOKEN, {APP_URL}/verify-email?token=TOKEN, {APP_URL}/reset-password?token=TOKEN.
     #[arg(
         long,
         env = "APP_URL",
@@ -96,6 +96,10 @@ pub struct Config {
     /// How long an invitation stays valid (e.g. 7d, 48h).
     #[arg(long, env = "INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
     pub invitation_ttl: Duration,
+
+    /// How long the link of an email verification mail works (e.g. 24h).
+    #[arg(long, env = "EMAIL_VERIFICATION_TTL", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub email_verification_ttl: Duration,
 
     /// How long live events are kept for subscriptions to resume from (`after`); an older cursor must refetch.
     #[arg(long, env = "EVENT_RETENTION", default_value = "24h", value_parser = humantime::parse_duration, global = true)]

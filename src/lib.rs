@@ -256,9 +256,7 @@ impl Server {
             services: Arc::new(graphql::Services {
                 db: db.clone(),
                 events: bus,
-                accounts: AccountSettings {
-                    password_accounts: config.password_accounts,
-                },
+                accounts: account_settings(config),
                 provider_issuer: provider.as_ref().map(|p| p.issuer.clone()),
                 invitations: invitation_settings(config),
                 webhooks: webhook_settings(config),
@@ -362,6 +360,15 @@ impl Server {
 fn webhook_settings(config: &Config) -> WebhookSettings {
     WebhookSettings {
         allow_private_networks: config.webhook_allow_private_networks,
+    }
+}
+
+fn account_settings(config: &Config) -> AccountSettings {
+    let ttl = |setting: Duration, default| chrono::Duration::from_std(setting).unwrap_or(default);
+    AccountSettings {
+        password_accounts: config.password_accounts,
+        app_url: config.app_url.trim_end_matches('/').to_owned(),
+        verification_ttl: ttl(config.email_verification_ttl, chrono::Duration::days(1)),
     }
 }
 

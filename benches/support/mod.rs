@@ -244,10 +244,12 @@ pub async fn invitation_token(mail_dir: &std::path::Path, email: &str) -> String
             if !text.to_lowercase().contains(&email.to_lowercase()) {
                 continue;
             }
-            let Some(start) = text.find("token=") else {
+            // Not the verification mail its sign-up got.
+            const LINK: &str = "/invitations/accept?token=";
+            let Some(start) = text.find(LINK) else {
                 continue;
             };
-            return text[start + "token=".len()..]
+            return text[start + LINK.len()..]
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
                 .collect();

@@ -13,6 +13,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The tokens of verification and password-reset mails, as hashes.
+    account_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        purpose -> Text,
+        /// The address the token was mailed to.
+        email -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     identities (id) {
         id -> BigInt,
         user_id -> BigInt,
@@ -243,6 +258,7 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(webhook_endpoints -> organizations (organization_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(service_keys -> organizations (organization_id));
@@ -257,6 +273,7 @@ diesel::joinable!(credit_requests -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    account_tokens,
     identities,
     sessions,
     organizations,

@@ -1,9 +1,10 @@
 //! Password accounts: sign-up (optionally accepting an invitation in the
-//! same transaction) and log-in, with argon2 hashes.
+//! same transaction, else mailing a verification link) and log-in, with
+//! argon2 hashes.
 
 use std::net::IpAddr;
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
@@ -11,20 +12,26 @@ use futures_util::FutureExt;
 use super::attempts::Attempts;
 use super::members::Membership;
 use super::sessions::{self, SignedIn};
-use super::users::{User, normalize_email, normalize_name};
-use super::{DomainError, invitations, now, passwords};
+use super::users::{User, by_ids, holders, normalize_email, normalize_name};
+use super::{DomainError, addresses, invitations, now, passwords};
 use crate::db::schema::users;
 use crate::db::{Db, with_conn};
 
-/// Whether people may have orgql's own password accounts.
-#[derive(Debug, Clone, Copy)]
+/// Password accounts, and the mails about an account (its address's
+/// verification, its password's reset).
+#[derive(Debug, Clone)]
 pub struct AccountSettings {
     /// Off for products whose people sign in only at their identity provider.
     pub password_accounts: bool,
+    /// Account mails link to `{app_url}/verify-email?token=TOKEN` and
+    /// `{app_url}/reset-password?token=TOKEN`.
+    pub app_url: String,
+    /// How long a verification link works.
+    pub verification_ttl: Duration,
 }
 
 impl AccountSettings {
-    fn require_password_accounts(self) -> Result<(), DomainError> {
+    pub(super) fn require_password_accounts(&self) -> Result<(), DomainError> {
         match self.password_accounts {
             true => Ok(()),
             false => Err(DomainError::Forbidden(
@@ -36,14 +43,12 @@ impl AccountSettings {
     }
 }
 
-pub const MIN_PASSWORD_LENGTH: usize = 8;
-/// Argon2 of a megabyte of password is wasted work: refuse it early.
-const MAX_PASSWORD_LENGTH: usize = 1024;
-
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 struct NewUser<'a> {
     email: &'a str,
+    /// Unproven until a link mailed to it comes back.
+    email_verified: bool,
     name: &'a str,
     password_hash: &'a str,
     created_at: NaiveDateTime,
@@ -67,17 +72,7 @@ impl NewAccount {
     async fn prepare(input: SignUp<'_>) -> Result<NewAccount, DomainError> {
         let email = normalize_email(input.email)?;
         let name = normalize_name(input.name, "name")?;
-        let length = input.password.chars().count();
-        if length < MIN_PASSWORD_LENGTH {
-            return Err(DomainError::bad_input(format!(
-                "the password must be at least {MIN_PASSWORD_LENGTH} characters"
-            )));
-        }
-        if length > MAX_PASSWORD_LENGTH {
-            return Err(DomainError::bad_input(format!(
-                "the password must be at most {MAX_PASSWORD_LENGTH} characters"
-            )));
-        }
+        passwords::check_strength(input.password)?;
         let password_hash = passwords::hash(input.password.to_owned()).await?;
         Ok(NewAccount {
             email,
@@ -87,9 +82,17 @@ impl NewAccount {
     }
 
     /// Creates the user and a first session, in the caller's transaction.
+    /// An address that an account has proven, or that is another password
+    /// account's login, is taken.
     async fn create(&self, tx: &mut crate::db::Conn<'_>) -> Result<SignedIn, DomainError> {
+        if !holders(tx, &self.email).await?.is_empty() {
+            return Err(DomainError::Conflict(
+                "an account with this email already exists".into(),
+            ));
+        }
         let new = NewUser {
             email: &self.email,
+            email_verified: false,
             name: &self.name,
             password_hash: &self.password_hash,
             created_at: now(),
@@ -104,22 +107,34 @@ impl NewAccount {
 }
 
 /// Creates an account and signs it in; with an invitation token, accepts
-/// the invitation in the same transaction (both happen, or neither).
+/// the invitation in the same transaction (both happen, or neither), which
+/// proves the address it was mailed to. Without one, the address gets a
+/// verification mail.
 pub async fn sign_up(
     db: &Db,
-    settings: AccountSettings,
+    settings: &AccountSettings,
     input: SignUp<'_>,
     invitation_token: Option<String>,
 ) -> Result<(SignedIn, Option<Membership>), DomainError> {
     settings.require_password_accounts()?;
     let account = NewAccount::prepare(input).await?;
+    let settings = settings.clone();
     db.write(move |tx| {
         async move {
-            let signed_in = account.create(tx).await?;
+            let mut signed_in = account.create(tx).await?;
+            let user_id = signed_in.user.id;
             let joined = match invitation_token {
-                Some(token) => Some(invitations::accept_in(tx, signed_in.user.id, &token).await?),
-                None => None,
+                Some(token) => {
+                    let joined = invitations::accept_in(tx, user_id, &token).await?;
+                    signed_in.user = by_ids(tx, &[user_id]).await?.remove(0);
+                    Some(joined)
+                }
+                None => {
+                    addresses::mail_verification(tx, &settings, user_id, &account.email).await?;
+                    None
+                }
             };
+            tracing::info!(user_id, "password account created");
             Ok((signed_in, joined))
         }
         .boxed()
@@ -140,7 +155,7 @@ pub struct LogIn<'a> {
 /// `attempts`).
 pub async fn log_in(
     db: &Db,
-    settings: AccountSettings,
+    settings: &AccountSettings,
     attempts: &Attempts,
     log_in: LogIn<'_>,
 ) -> Result<SignedIn, DomainError> {
@@ -152,10 +167,10 @@ pub async fn log_in(
     let found = db
         .read(move |c| {
             async move {
-                // A provider's user has no password (''): no account to log in to.
+                // A provider's user has no password (''): no account to log
+                // in to. One password account per address, proven or not.
                 let query = users::table
                     .filter(users::email.eq(email))
-                    .filter(users::email_verified.eq(true))
                     .filter(users::password_hash.ne(""));
                 Ok::<_, DomainError>(with_conn!(c, |c| query
                     .select((User::as_select(), users::password_hash))

@@ -75,6 +75,11 @@ const UNIQUE_VIOLATIONS: &[(&str, &str, &str)] = &[
         "an account with this email already exists",
     ),
     (
+        "users_password_email_key",
+        "users.email",
+        "an account with this email already exists",
+    ),
+    (
         "organizations_slug_key",
         "organizations.slug",
         "this slug is taken",

@@ -1,8 +1,10 @@
 //! Users of the product's identity provider: found by (issuer, subject) and
 //! created on first sight from their claims. An address is trusted only
 //! when the provider says it is verified: only then may it link to an
-//! existing account with the same address (and accept invitations to it);
-//! an unverified address never takes over an account or an invitation.
+//! existing account that has proven the same address (and accept
+//! invitations to it); an unverified address never takes over an account or
+//! an invitation, and neither does an account whose address is unproven
+//! (anyone may sign up a password account with any address).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -10,7 +12,7 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use sha2::{Digest, Sha256};
 
-use super::users::{normalize_email, normalize_name};
+use super::users::{holders, normalize_email, normalize_name};
 use super::{DomainError, now};
 use crate::db::schema::{identities, memberships, users};
 use crate::db::{Conn, Db, with_conn};
@@ -32,6 +34,8 @@ struct Known {
     email: String,
     email_verified: bool,
     name: String,
+    /// A password account the identity was linked to.
+    has_password: bool,
 }
 
 #[derive(Insertable)]
@@ -118,7 +122,13 @@ async fn find(db: &Db, who: &ProviderUser) -> Result<Option<Known>, DomainError>
                 .inner_join(users::table)
                 .filter(identities::issuer.eq(issuer))
                 .filter(identities::subject.eq(subject))
-                .select((users::id, users::email, users::email_verified, users::name));
+                .select((
+                    users::id,
+                    users::email,
+                    users::email_verified,
+                    users::name,
+                    users::password_hash.ne(""),
+                ));
             Ok(with_conn!(c, |c| query.first::<Known>(c).await.optional())?)
         }
         .boxed()
@@ -135,15 +145,19 @@ fn needs_update(known: &Known, who: &ProviderUser) -> bool {
 }
 
 /// Follows the provider: a newly verified address (unless another account
-/// holds it) and a new name, on the user and on their memberships (whose
-/// copies order the member lists).
+/// has proven it, or it is another password account's login and this is a
+/// password account too) and a new name, on the user and on their
+/// memberships (whose copies order the member lists).
 async fn update(tx: &mut Conn<'_>, known: &Known, who: &ProviderUser) -> Result<(), DomainError> {
     let new_address = who
         .verified_address()
         .filter(|address| *address != known.email || !known.email_verified);
     if let Some(address) = new_address {
-        let holder = verified_owner(tx, &address).await?;
-        if holder.is_some_and(|id| id != known.user_id) {
+        let taken = holders(tx, &address).await?.iter().any(|holder| {
+            holder.user_id != known.user_id
+                && (holder.proven || (holder.has_password && known.has_password))
+        });
+        if taken {
             tracing::warn!(
                 user_id = known.user_id,
                 "the provider reports a verified address another account holds; keeping the old one"
@@ -170,8 +184,10 @@ async fn update(tx: &mut Conn<'_>, known: &Known, who: &ProviderUser) -> Result<
     Ok(())
 }
 
-/// Links the identity to the account that holds its verified address, or
-/// creates a user for it.
+/// Links the identity to the account that has proven its verified address,
+/// or creates a user for it. A password account that has not proven the
+/// address is not linked: whoever signed it up may not be the person the
+/// provider vouches for, who gets an account of their own.
 async fn first_sight(tx: &mut Conn<'_>, who: &ProviderUser) -> Result<i64, DomainError> {
     let verified = who.verified_address();
     let linked = match &verified {
@@ -211,13 +227,10 @@ async fn first_sight(tx: &mut Conn<'_>, who: &ProviderUser) -> Result<i64, Domai
     Ok(user_id)
 }
 
-/// The account whose trusted address is `address`.
+/// The account that has proven `address`.
 async fn verified_owner(tx: &mut Conn<'_>, address: &str) -> Result<Option<i64>, DomainError> {
-    let query = users::table
-        .filter(users::email.eq(address))
-        .filter(users::email_verified.eq(true))
-        .select(users::id);
-    Ok(with_conn!(tx, |c| query.first(c).await.optional())?)
+    let held = holders(tx, address).await?;
+    Ok(held.iter().find(|h| h.proven).map(|h| h.user_id))
 }
 
 /// The user ids of the provider's subjects, where they have signed in.

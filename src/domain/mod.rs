@@ -3,7 +3,10 @@
 //! GraphQL or HTTP.
 
 pub mod access;
+mod account_mail;
+mod account_tokens;
 pub mod accounts;
+pub mod addresses;
 pub mod attempts;
 pub mod audit;
 pub mod bulk_invitations;

@@ -9,6 +9,27 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use super::DomainError;
 
+pub const MIN_PASSWORD_LENGTH: usize = 8;
+/// Argon2 of a megabyte of password is wasted work: refuse it early.
+const MAX_PASSWORD_LENGTH: usize = 1024;
+
+/// The one rule every new password meets (signUp, resetPassword,
+/// changePassword): between 8 and 1024 characters.
+pub fn check_strength(password: &str) -> Result<(), DomainError> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_LENGTH {
+        return Err(DomainError::bad_input(format!(
+            "the password must be at least {MIN_PASSWORD_LENGTH} characters"
+        )));
+    }
+    if length > MAX_PASSWORD_LENGTH {
+        return Err(DomainError::bad_input(format!(
+            "the password must be at most {MAX_PASSWORD_LENGTH} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Verified when an email has no account, so that answering "no such
 /// account" takes as long as "wrong password".
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_now("not the password of anyone"));

@@ -13,6 +13,10 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub created_at: NaiveDateTime,
+    /// Whether the user has shown they receive mail at `email` (a
+    /// provider's `email_verified`, an accepted invitation, a verification
+    /// link).
+    pub email_verified: bool,
 }
 
 pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, DomainError> {
@@ -21,6 +25,30 @@ pub async fn by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<User>, Domai
         .select(User::as_select())
         .load(c)
         .await)?)
+}
+
+/// An account that holds an address so that others may not: by having
+/// proven it (one account per address), or as a password account's login
+/// (one password account per address), proven or not.
+#[derive(Debug, Clone, Copy, Queryable)]
+pub struct Holder {
+    pub user_id: i64,
+    pub proven: bool,
+    pub has_password: bool,
+}
+
+/// The accounts that hold `address` (at most two: the one that proved it,
+/// and a password account whose login it is).
+pub async fn holders(conn: &mut Conn<'_>, address: &str) -> Result<Vec<Holder>, DomainError> {
+    let query = users::table
+        .filter(users::email.eq(address))
+        .filter(users::email_verified.or(users::password_hash.ne("")))
+        .select((
+            users::id,
+            users::email_verified,
+            users::password_hash.ne(""),
+        ));
+    Ok(with_conn!(conn, |c| query.load(c).await)?)
 }
 
 /// Trims an address, puts it in the one form addresses are stored and

@@ -319,7 +319,7 @@ async fn a_classroom_behind_one_address_gets_in() {
             json!({ "org": course, "csv": csv }),
         )
         .await;
-    app.mailbox.wait_for(students).await;
+    app.mailbox.invitations().wait_for(students).await;
     let student = |n: usize| {
         let app = &app;
         async move {
@@ -346,7 +346,7 @@ async fn a_classroom_behind_one_address_gets_in() {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let invitation = app.mailbox.last_to(&email).await.token();
+            let invitation = app.mailbox.invitations().last_to(&email).await.token();
             let joined = anonymous
                 .with_token(&token)
                 .query(

@@ -78,6 +78,12 @@ const CASES: &[Case] = &[
         variables: |_| json!({}),
     },
     Case {
+        name: "sendEmailVerification",
+        rule: Rule::SignedIn,
+        query: "mutation { sendEmailVerification }",
+        variables: |_| json!({}),
+    },
+    Case {
         name: "updateOrganization",
         rule: Rule::Needs("MANAGE_ORGANIZATION"),
         query: "mutation($org: ID!) { updateOrganization(input: {organizationId: $org, name: \"Renamed\"}) { organization { name } } }",
@@ -279,7 +285,7 @@ const CASES: &[Case] = &[
 ];
 
 /// Public mutations: no session needed, so no permission to check.
-const PUBLIC: &[&str] = &["signUp", "logIn"];
+const PUBLIC: &[&str] = &["signUp", "logIn", "verifyEmail"];
 
 struct Actors {
     owner: Client,
@@ -316,7 +322,7 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
-    let token = app.mailbox.last_to(&invitee).await.token();
+    let token = app.mailbox.invitations().last_to(&invitee).await.token();
     let key = owner
         .ok(
             "mutation($org: ID!) { createServiceKey(input: {organizationId: $org, name: \"reader\"}) { serviceKey { id } secret } }",

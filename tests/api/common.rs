@@ -425,6 +425,22 @@ impl Client {
         }
     }
 
+    /// Proves the account's address by the link of the verification mail
+    /// its sign-up got, as its owner would.
+    pub async fn prove_address(&self, app: &TestApp) {
+        let data = self.ok("{ viewer { user { email } } }", json!({})).await;
+        let email = data["viewer"]["user"]["email"].as_str().unwrap().to_owned();
+        let token = app.mailbox.verifications().last_to(&email).await.token();
+        let verified = app
+            .anonymous()
+            .ok(
+                "mutation($t: String!) { verifyEmail(input: {token: $t}) { emailVerified } }",
+                json!({ "t": token }),
+            )
+            .await;
+        assert_eq!(verified["verifyEmail"]["emailVerified"], true);
+    }
+
     /// The member ID of `who` in the organization, as this client sees it.
     pub async fn member_id(&self, organization_id: &str, who: &Client) -> String {
         let data = self

@@ -13,7 +13,7 @@ use crate::ws::WsClient;
 const AUDIENCE: &str = "orgql-test";
 const VIEWER: &str = "{ viewer { user { id email name } } }";
 
-async fn spawn_trusting(provider: &OidcProvider) -> TestApp {
+pub(crate) async fn spawn_trusting(provider: &OidcProvider) -> TestApp {
     let issuer = provider.issuer.clone();
     let app = TestApp::spawn_configured(|config| {
         config.oidc_issuer = Some(issuer);
@@ -34,7 +34,7 @@ async fn wait_until_ready(app: &TestApp) {
     panic!("not ready within 10 s");
 }
 
-fn verified(email: &str, name: &str) -> Value {
+pub(crate) fn verified(email: &str, name: &str) -> Value {
     json!({ "email": email, "email_verified": true, "name": name })
 }
 
@@ -246,7 +246,12 @@ async fn only_a_verified_email_accepts_an_invitation_or_joins_an_account() {
             json!({ "org": org }),
         )
         .await;
-    let invitation_token = app.mailbox.last_to("grace@example.com").await.token();
+    let invitation_token = app
+        .mailbox
+        .invitations()
+        .last_to("grace@example.com")
+        .await
+        .token();
     let accept =
         "mutation($t: String!) { acceptInvitation(input: {token: $t}) { member { role } } }";
 
@@ -279,7 +284,8 @@ async fn only_a_verified_email_accepts_an_invitation_or_joins_an_account() {
         "an unverified address joins no one's account"
     );
 
-    // A verified address links to the password account that has it.
+    // A verified address links to the password account that has proven it.
+    owner.prove_address(&app).await;
     let owner_id = viewer(&owner).await["data"]["viewer"]["user"]["id"].clone();
     let via_provider = app.anonymous().with_token(
         &provider
@@ -384,6 +390,7 @@ async fn a_verified_address_in_another_unicode_form_is_the_same_account() {
     let app = spawn_trusting(&provider).await;
     // Signed up composed (NFC); the provider's claim is decomposed (NFD).
     let zoe = app.sign_up("zo\u{00EB}@example.com").await;
+    zoe.prove_address(&app).await;
     let token = provider
         .token_for("zoe-at-idp", verified("Zoe\u{0308}@Example.com", "Zoë"))
         .await;

@@ -41,7 +41,7 @@ async fn an_invitee_without_an_account_signs_up_with_the_token() {
     assert_eq!(invitation["status"], "PENDING");
     assert_eq!(invitation["invitedBy"]["email"], "owner@example.com");
 
-    let mail = app.mailbox.last_to("ada@example.com").await;
+    let mail = app.mailbox.invitations().last_to("ada@example.com").await;
     assert_eq!(mail.from, "noreply@localhost");
     assert_eq!(mail.subject(), "owner invited you to join Acme on orgql");
     assert!(
@@ -103,7 +103,12 @@ async fn only_the_invited_address_can_accept() {
     let bob = app.sign_up("bob@example.com").await;
     let carol = app.sign_up("carol@example.com").await;
     invite(&owner, &org, "bob@example.com", "ADMIN").await;
-    let token = app.mailbox.last_to("bob@example.com").await.token();
+    let token = app
+        .mailbox
+        .invitations()
+        .last_to("bob@example.com")
+        .await
+        .token();
     assert_eq!(
         app.anonymous().ok(PREVIEW, json!({ "token": token })).await["invitation"]["accountExists"],
         true
@@ -161,10 +166,10 @@ async fn resending_or_reinviting_replaces_the_token_and_revoking_ends_it() {
     let (owner, org) = owner_of_acme(&app).await;
     let ada = app.sign_up("ada@example.com").await;
     let first = invite(&owner, &org, "ada@example.com", "MEMBER").await;
-    let first_token = app.mailbox.wait_for(1).await[0].token();
+    let first_token = app.mailbox.invitations().wait_for(1).await[0].token();
 
     owner.ok(RESEND, json!({ "id": first["id"] })).await;
-    let second_token = app.mailbox.wait_for(2).await[1].token();
+    let second_token = app.mailbox.invitations().wait_for(2).await[1].token();
     assert_ne!(first_token, second_token);
     assert_eq!(
         ada.error_code(ACCEPT, json!({ "token": first_token }))
@@ -175,7 +180,7 @@ async fn resending_or_reinviting_replaces_the_token_and_revoking_ends_it() {
     // Inviting the address again refreshes the same invitation with the new role.
     let again = invite(&owner, &org, "ada@example.com", "ADMIN").await;
     assert_eq!(again["id"], first["id"]);
-    let third_token = app.mailbox.wait_for(3).await[2].token();
+    let third_token = app.mailbox.invitations().wait_for(3).await[2].token();
     assert_eq!(
         ada.error_code(ACCEPT, json!({ "token": second_token }))
             .await,
@@ -217,7 +222,7 @@ async fn an_expired_invitation_cannot_be_accepted_until_resent() {
     let (owner, org) = owner_of_acme(&app).await;
     let ada = app.sign_up("ada@example.com").await;
     let invitation = invite(&owner, &org, "ada@example.com", "MEMBER").await;
-    let token = app.mailbox.wait_for(1).await[0].token();
+    let token = app.mailbox.invitations().wait_for(1).await[0].token();
     tokio::time::sleep(Duration::from_millis(1600)).await;
 
     assert_eq!(
@@ -238,7 +243,7 @@ async fn an_expired_invitation_cannot_be_accepted_until_resent() {
     );
 
     owner.ok(RESEND, json!({ "id": invitation["id"] })).await;
-    let fresh = app.mailbox.wait_for(2).await[1].token();
+    let fresh = app.mailbox.invitations().wait_for(2).await[1].token();
     assert_eq!(
         ada.ok(ACCEPT, json!({ "token": fresh })).await["acceptInvitation"]["member"]["role"],
         "MEMBER"
@@ -280,7 +285,7 @@ async fn invitations_refuse_bad_addresses_members_and_owner() {
     );
     // None of the refused invitations sent anything.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(app.mailbox.all().is_empty());
+    assert!(app.mailbox.invitations().all().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,14 +298,16 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once() {
     // The server is down: the invitations exist, the mail waits.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(app.mailbox.all().is_empty());
-    assert_eq!(pending::<Outbox>(&app.server.db).await.unwrap(), 5);
+    // The five invitations, and the owner's verification mail from sign-up.
+    assert_eq!(pending::<Outbox>(&app.server.db).await.unwrap(), 6);
 
     app.start_smtp().await;
-    let mails = app.mailbox.wait_for(5).await;
+    let mails = app.mailbox.invitations().wait_for(5).await;
     // Give a duplicate every chance to show up.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut recipients: Vec<String> = app
         .mailbox
+        .invitations()
         .all()
         .iter()
         .flat_map(|m| m.to.clone())
@@ -380,7 +387,10 @@ async fn a_flagged_file_sends_nothing_unless_told_to_skip() {
     assert_eq!(statuses(&dry), expected);
     assert_eq!(dry["sent"], false);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(app.mailbox.all().is_empty(), "nothing was sent");
+    assert!(
+        app.mailbox.invitations().all().is_empty(),
+        "nothing was sent"
+    );
     assert_eq!(
         owner.ok(INVITATIONS, json!({ "org": org })).await["organization"]["invitations"]["totalCount"],
         0
@@ -397,6 +407,7 @@ async fn a_flagged_file_sends_nothing_unless_told_to_skip() {
     );
     let mut recipients: Vec<String> = app
         .mailbox
+        .invitations()
         .wait_for(2)
         .await
         .iter()
@@ -471,7 +482,7 @@ async fn a_file_upload_reads_like_the_same_text_within_limits() {
         )
         .await;
     assert_eq!(full["bulkInviteMembers"]["invitedCount"], 100);
-    assert_eq!(app.mailbox.wait_for(100).await.len(), 100);
+    assert_eq!(app.mailbox.invitations().wait_for(100).await.len(), 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -505,7 +516,7 @@ async fn an_address_composed_or_decomposed_is_one_invitation() {
     // Signing up with the other form takes the invitation, and a search in
     // either form finds the member.
     // The refreshed invitation's mail (to the stored form) is the second.
-    let mails = app.mailbox.wait_for(2).await;
+    let mails = app.mailbox.invitations().wait_for(2).await;
     assert_eq!(mails[1].to, ["zo\u{00EB}@example.com"]);
     let token = mails[1].token();
     let input = json!({ "email": decomposed, "name": "Zoë", "password": "long enough", "invitationToken": token });

@@ -110,7 +110,12 @@ async fn an_admin_dashboard_sees_every_kind_of_change() {
 
     let ada = app.sign_up("ada@example.com").await;
     owner.ok("mutation($org: ID!) { inviteMember(input: {organizationId: $org, email: \"ada@example.com\", role: MEMBER}) { invitation { id } } }", json!({ "org": org })).await;
-    let token = app.mailbox.last_to("ada@example.com").await.token();
+    let token = app
+        .mailbox
+        .invitations()
+        .last_to("ada@example.com")
+        .await
+        .token();
     ada.ok(
         "mutation($t: String!) { acceptInvitation(input: {token: $t}) { member { id } } }",
         json!({ "t": token }),

@@ -38,9 +38,9 @@ async fn mail_survives_a_kill_with_at_most_a_repeat_of_the_same_message_id() {
     assert_eq!(sent["bulkInviteMembers"]["invitedCount"], invitees);
 
     // Killed with messages claimed, one of them accepted but not recorded.
-    mailbox.wait_for(3).await;
+    mailbox.invitations().wait_for(3).await;
     server.kill();
-    let before_kill = mailbox.all().len();
+    let before_kill = mailbox.invitations().all().len();
     assert!(
         before_kill < invitees,
         "some mail was still to send ({before_kill} sent)"
@@ -51,7 +51,7 @@ async fn mail_survives_a_kill_with_at_most_a_repeat_of_the_same_message_id() {
     let mut by_recipient: HashMap<String, Vec<String>> = HashMap::new();
     while restarted.elapsed() < Duration::from_secs(30) {
         by_recipient.clear();
-        for mail in mailbox.all() {
+        for mail in mailbox.invitations().all() {
             let id = mail
                 .message
                 .lines()
@@ -153,10 +153,10 @@ async fn two_instances_send_each_message_once() {
         let client = if n % 2 == 0 { &owner } else { &on_second };
         client.ok("mutation($org: ID!, $email: String!) { inviteMember(input: {organizationId: $org, email: $email, role: MEMBER}) { invitation { id } } }", json!({ "org": org, "email": format!("person{n}@example.com") })).await;
     }
-    app.mailbox.wait_for(invitees).await;
+    app.mailbox.invitations().wait_for(invitees).await;
     // Give a duplicate every chance to show up.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mails = app.mailbox.all();
+    let mails = app.mailbox.invitations().all();
     let mut recipients: Vec<&str> = mails.iter().map(|m| m.to[0].as_str()).collect();
     recipients.sort_unstable();
     let mut expected: Vec<String> = (0..invitees)

@@ -26,13 +26,10 @@ impl ReceivedMail {
             .unwrap_or_default()
     }
 
-    /// The invitation token in the message's accept link.
+    /// The token in the message's link (an invitation's accept link, a
+    /// verification or a password reset link).
     pub fn token(&self) -> String {
-        let start = self
-            .message
-            .find("/invitations/accept?token=")
-            .expect("an accept link")
-            + "/invitations/accept?token=".len();
+        let start = self.message.find("?token=").expect("a link with a token") + "?token=".len();
         self.message[start..]
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
@@ -57,19 +54,48 @@ struct Inbox {
 }
 
 /// The server's mailbox: survives the server being stopped and restarted.
+/// Its views (`invitations()`, `verifications()`) see only the
+/// mail of one kind, by the page its link leads to.
 #[derive(Clone, Default)]
-pub struct Mailbox(Arc<Inbox>);
+pub struct Mailbox {
+    inbox: Arc<Inbox>,
+    only: Option<&'static str>,
+}
 
 impl Mailbox {
+    /// The mail that carries invitations.
+    pub fn invitations(&self) -> Mailbox {
+        self.only("/invitations/accept?token=")
+    }
+
+    /// The mail that carries links to verify an address.
+    pub fn verifications(&self) -> Mailbox {
+        self.only("/verify-email?token=")
+    }
+
+    fn only(&self, link: &'static str) -> Mailbox {
+        Mailbox {
+            inbox: self.inbox.clone(),
+            only: Some(link),
+        }
+    }
+
     pub fn all(&self) -> Vec<ReceivedMail> {
-        self.0.mails.lock().unwrap().clone()
+        let mails = self.inbox.mails.lock().unwrap().clone();
+        match self.only {
+            Some(link) => mails
+                .into_iter()
+                .filter(|m| m.message.contains(link))
+                .collect(),
+            None => mails,
+        }
     }
 
     /// Waits until `count` messages have arrived (at most 20 s).
     pub async fn wait_for(&self, count: usize) -> Vec<ReceivedMail> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let arrived = self.0.arrived.notified();
+            let arrived = self.inbox.arrived.notified();
             let mails = self.all();
             if mails.len() >= count {
                 return mails;
@@ -84,7 +110,7 @@ impl Mailbox {
     pub async fn last_to(&self, address: &str) -> ReceivedMail {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let arrived = self.0.arrived.notified();
+            let arrived = self.inbox.arrived.notified();
             if let Some(mail) = self
                 .all()
                 .into_iter()
@@ -204,8 +230,8 @@ async fn session(stream: tokio::net::TcpStream, mailbox: Mailbox, delay: Duratio
                 to: to.clone(),
                 message: decode_quoted_printable(&data),
             };
-            mailbox.0.mails.lock().unwrap().push(mail);
-            mailbox.0.arrived.notify_waiters();
+            mailbox.inbox.mails.lock().unwrap().push(mail);
+            mailbox.inbox.arrived.notify_waiters();
             tokio::time::sleep(delay).await;
             "250 OK queued"
         } else if upper == "QUIT" {

@@ -76,7 +76,12 @@ async fn each_event_type_arrives_with_its_data() {
     owner.ok("mutation($org: ID!) { addCredits(input: {organizationId: $org, amount: 100}) { organization { id } } setSeatLimits(input: {organizationId: $org, standard: 2, pro: 1}) { organization { id } } }", json!({ "org": org })).await;
     owner.ok("mutation($m: ID!) { updateMemberRole(input: {memberId: $m, role: MANAGER}) { member { id } } distributeCredits(input: {memberId: $m, amount: 30}) { member { id } } assignSeat(input: {memberId: $m, seat: PRO}) { member { id } } }", json!({ "m": ada_member })).await;
     owner.ok("mutation($org: ID!) { inviteMember(input: {organizationId: $org, email: \"grace@example.com\", role: ADMIN}) { invitation { id } } }", json!({ "org": org })).await;
-    let token = app.mailbox.last_to("grace@example.com").await.token();
+    let token = app
+        .mailbox
+        .invitations()
+        .last_to("grace@example.com")
+        .await
+        .token();
     let grace = app.anonymous().ok("mutation($t: String!) { signUp(input: {email: \"grace@example.com\", name: \"Grace\", password: \"password123\", invitationToken: $t}) { token } }", json!({ "t": token })).await;
     assert!(grace["signUp"]["token"].is_string());
     owner

@@ -26,7 +26,7 @@ use super::recorder::{self, Action, Change, Target};
 use super::text_enum::text_enum;
 use super::tokens::hash_token;
 use super::users::normalize_email;
-use super::{DomainError, Permission, Role, access, now};
+use super::{DomainError, Permission, Role, access, addresses, now};
 use crate::db::schema::{invitations, organizations, users};
 use crate::db::{Conn, Db, with_conn};
 
@@ -264,9 +264,11 @@ pub async fn preview(db: &Db, token: &str) -> Result<Option<Preview>, DomainErro
             let Some((invitation, organization_name, invited_by_name)) = found else {
                 return Ok(None);
             };
+            // An account that could accept it: one that proved the address,
+            // or the password account whose login it is.
             let account = users::table
                 .filter(users::email.eq(invitation.email.clone()))
-                .filter(users::email_verified.eq(true))
+                .filter(users::email_verified.or(users::password_hash.ne("")))
                 .count();
             let accounts: i64 = with_conn!(c, |c| account.get_result(c).await)?;
             Ok(Some(Preview {
@@ -312,11 +314,17 @@ pub async fn accept_in(
     if let Some(refusal) = refusal {
         return Err(DomainError::Conflict(refusal.into()));
     }
-    let email_query = users::table
-        .find(user_id)
-        .select((users::email, users::email_verified));
-    let (email, verified): (String, bool) = with_conn!(tx, |c| email_query.first(c).await)?;
-    if !verified {
+    let email_query = users::table.find(user_id).select((
+        users::email,
+        users::email_verified,
+        users::password_hash.ne(""),
+    ));
+    let (email, verified, has_password): (String, bool, bool) =
+        with_conn!(tx, |c| email_query.first(c).await)?;
+    // A password account's address is its login, and the token was mailed
+    // to it: accepting proves it. A provider's user has the provider's word
+    // on their address, and an unverified one is not taken as theirs.
+    if !verified && !has_password {
         return Err(DomainError::Forbidden(
             "your identity provider has not verified your email address, so it cannot accept \
              an invitation: verify it there, then sign in again"
@@ -328,6 +336,9 @@ pub async fn accept_in(
             "this invitation is for {}; sign in with that address to accept it",
             invitation.email
         )));
+    }
+    if !verified {
+        addresses::prove(tx, user_id, &email).await?;
     }
     let member = members::add(tx, invitation.organization_id, user_id, invitation.role).await?;
     let update = diesel::update(invitations::table.find(invitation.id))

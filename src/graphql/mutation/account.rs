@@ -46,7 +46,7 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates an account and signs it in.
+    /// Creates an account and signs it in. Its address is unproven (User.emailVerified false) until the link of the verification mail it is sent comes back (verifyEmail); with an invitationToken for the same address, accepting the invitation proves it, and no mail is sent.
     #[graphql(guard = "secret_attempt")]
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
         let state = context(ctx);
@@ -57,7 +57,7 @@ impl AccountMutation {
         };
         let (signed_in, joined) = accounts::sign_up(
             state.db(),
-            state.services.accounts,
+            &state.services.accounts,
             signup,
             input.invitation_token,
         )
@@ -86,7 +86,7 @@ impl AccountMutation {
         };
         let services = &state.services;
         let signed_in =
-            accounts::log_in(state.db(), services.accounts, &services.attempts, log_in).await?;
+            accounts::log_in(state.db(), &services.accounts, &services.attempts, log_in).await?;
         Ok(signed_in.into())
     }
 

@@ -5,6 +5,7 @@
 //! `RequestContext::change`, so that payload reads it afresh.
 
 mod account;
+mod addresses;
 mod credit_spending;
 mod invitation;
 mod member_billing;
@@ -15,11 +16,13 @@ mod webhooks;
 
 use async_graphql::MergedObject;
 
-/// Every mutation: accounts, organizations and their members, invitations,
-/// service keys, webhooks, and the spending of credits by services.
+/// Every mutation: accounts (their addresses and passwords too),
+/// organizations and their members, invitations, service keys, webhooks,
+/// and the spending of credits by services.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     account::AccountMutation,
+    addresses::AddressMutation,
     organization::OrganizationMutation,
     members::MemberMutation,
     member_billing::MemberBillingMutation,

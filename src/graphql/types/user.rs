@@ -23,6 +23,10 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         timestamp(self.0.created_at)
     }
+    /// Whether the user has proven they receive mail at email: their identity provider says it is verified, they accepted an invitation mailed to it, or they followed the link of a verification mail (sendEmailVerification) or of a password reset mail.
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified
+    }
 }
 
 impl User {
