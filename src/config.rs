@@ -101,6 +101,10 @@ pub struct Config {
     #[arg(long, env = "EMAIL_VERIFICATION_TTL", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
     pub email_verification_ttl: Duration,
 
+    /// How long the link of a password reset mail works (e.g. 1h).
+    #[arg(long, env = "PASSWORD_RESET_TTL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub password_reset_ttl: Duration,
+
     /// How long live events are kept for subscriptions to resume from (`after`); an older cursor must refetch.
     #[arg(long, env = "EVENT_RETENTION", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
     pub event_retention: Duration,

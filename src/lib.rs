@@ -369,6 +369,7 @@ fn account_settings(config: &Config) -> AccountSettings {
         password_accounts: config.password_accounts,
         app_url: config.app_url.trim_end_matches('/').to_owned(),
         verification_ttl: ttl(config.email_verification_ttl, chrono::Duration::days(1)),
+        reset_ttl: ttl(config.password_reset_ttl, chrono::Duration::hours(1)),
     }
 }
 

@@ -133,6 +133,13 @@ struct Stored {
     used_at: Option<NaiveDateTime>,
 }
 
+/// Refuses a token of `purpose` that is unknown, used or expired
+/// (BAD_USER_INPUT), without using it up: a check before slow work (a
+/// password's hash) that only a good token deserves.
+pub async fn check(conn: &mut Conn<'_>, purpose: Purpose, token: &str) -> Result<(), DomainError> {
+    find(conn, purpose, token, false).await.map(drop)
+}
+
 /// Uses up the token of `purpose` that `token` is, in the caller's
 /// transaction, with the account's other open tokens of that purpose: an
 /// unknown, used or expired one is refused (BAD_USER_INPUT).

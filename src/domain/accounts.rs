@@ -28,6 +28,8 @@ pub struct AccountSettings {
     pub app_url: String,
     /// How long a verification link works.
     pub verification_ttl: Duration,
+    /// How long a password reset link works.
+    pub reset_ttl: Duration,
 }
 
 impl AccountSettings {

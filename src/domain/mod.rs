@@ -22,6 +22,7 @@ pub mod members;
 pub mod organizations;
 pub mod outbox;
 pub mod pagination;
+pub mod password_changes;
 mod passwords;
 pub mod permission_checks;
 pub mod principal;

@@ -71,6 +71,31 @@ pub async fn log_out(db: &Db, principal: &Principal) -> Result<(), DomainError> 
     .await
 }
 
+/// Ends every session of `user_id` but `keep`, in the caller's transaction:
+/// their tokens stop working, and their live connections close once it
+/// commits (on every instance). How many ended.
+pub async fn end_others(
+    tx: &mut Conn<'_>,
+    user_id: i64,
+    keep: Option<i64>,
+) -> Result<usize, DomainError> {
+    let query = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        // Ids start at 1: with nothing to keep, none is kept.
+        .filter(sessions::id.ne(keep.unwrap_or(0)))
+        .select(sessions::id);
+    let ended: Vec<i64> = with_conn!(tx, |c| query.load(c).await)?;
+    if ended.is_empty() {
+        return Ok(0);
+    }
+    let delete = diesel::delete(sessions::table.filter(sessions::id.eq_any(&ended)));
+    with_conn!(tx, |c| delete.execute(c).await)?;
+    for &session_id in &ended {
+        live_events::stage(tx, LiveEvent::SessionEnded { session_id }).await?;
+    }
+    Ok(ended.len())
+}
+
 /// The principal a session token stands for, if it is a live session.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>, DomainError> {
     let token_hash = hash_token(token);

@@ -84,6 +84,12 @@ const CASES: &[Case] = &[
         variables: |_| json!({}),
     },
     Case {
+        name: "changePassword",
+        rule: Rule::SignedIn,
+        query: "mutation { changePassword(input: {currentPassword: \"password123\", newPassword: \"password123\"}) }",
+        variables: |_| json!({}),
+    },
+    Case {
         name: "updateOrganization",
         rule: Rule::Needs("MANAGE_ORGANIZATION"),
         query: "mutation($org: ID!) { updateOrganization(input: {organizationId: $org, name: \"Renamed\"}) { organization { name } } }",
@@ -285,7 +291,13 @@ const CASES: &[Case] = &[
 ];
 
 /// Public mutations: no session needed, so no permission to check.
-const PUBLIC: &[&str] = &["signUp", "logIn", "verifyEmail"];
+const PUBLIC: &[&str] = &[
+    "signUp",
+    "logIn",
+    "verifyEmail",
+    "requestPasswordReset",
+    "resetPassword",
+];
 
 struct Actors {
     owner: Client,
