@@ -4,6 +4,7 @@
 mod abuse;
 mod access;
 mod accounts;
+mod addresses;
 mod authorization;
 mod common;
 mod concurrency;

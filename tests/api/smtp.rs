@@ -54,7 +54,7 @@ struct Inbox {
 }
 
 /// The server's mailbox: survives the server being stopped and restarted.
-/// Its views (`invitations()`, `verifications()`) see only the
+/// Its views (`invitations()`, `verifications()`, `resets()`) see only the
 /// mail of one kind, by the page its link leads to.
 #[derive(Clone, Default)]
 pub struct Mailbox {
@@ -73,6 +73,11 @@ impl Mailbox {
         self.only("/verify-email?token=")
     }
 
+    /// The mail that carries links to reset a password.
+    pub fn resets(&self) -> Mailbox {
+        self.only("/reset-password?token=")
+    }
+
     fn only(&self, link: &'static str) -> Mailbox {
         Mailbox {
             inbox: self.inbox.clone(),
@@ -89,6 +94,14 @@ impl Mailbox {
                 .collect(),
             None => mails,
         }
+    }
+
+    /// The messages to `address`, oldest first.
+    pub fn to(&self, address: &str) -> Vec<ReceivedMail> {
+        self.all()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == address))
+            .collect()
     }
 
     /// Waits until `count` messages have arrived (at most 20 s).
