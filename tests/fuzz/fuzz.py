@@ -164,7 +164,10 @@ def invitation_token(mail_dir: Path, address: str, seconds: float = 15.0) -> str
             if address.lower() not in str(message.get("To", "")).lower():
                 continue
             text = message.get_body(preferencelist=("plain", "html"))
-            match = re.search(r"[?&]token=([A-Za-z0-9_\-.~%]+)", text.get_content() if text else "")
+            # Not the verification mail a sign-up gets.
+            match = re.search(
+                r"/invitations/accept\?token=([A-Za-z0-9_\-.~%]+)", text.get_content() if text else ""
+            )
             if match:
                 return urllib.parse.unquote(match.group(1))
         time.sleep(0.1)

@@ -121,7 +121,8 @@ async function newestInvitationToken(email, since) {
   for (const { path } of files) {
     const mail = parseMail(await readFile(path, 'latin1'));
     if (!mail.to.toLowerCase().includes(email.toLowerCase())) continue;
-    const match = /[?&]token=([A-Za-z0-9_\-.~%]+)/.exec(mail.text);
+    // Not the verification mail a sign-up gets.
+    const match = /\/invitations\/accept\?token=([A-Za-z0-9_\-.~%]+)/.exec(mail.text);
     if (match) return decodeURIComponent(match[1]);
   }
   return undefined;
