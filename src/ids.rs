@@ -39,6 +39,8 @@ kinds!(
     ServiceKey,
     WebhookEndpoint,
     WebhookDelivery,
+    CreditLedgerEntry,
+    CreditHold,
 );
 
 pub fn encode(kind: Kind, id: i64) -> String {

@@ -24,6 +24,7 @@
 //! [`Server`]; the tests start the same server in-process.
 
 pub mod config;
+pub mod credit_expiry;
 pub mod db;
 pub mod domain;
 pub mod events;
@@ -94,6 +95,8 @@ pub struct Server {
     outbox_task: Option<JoinHandle<()>>,
     webhooks: worker::Handle,
     webhook_task: Option<JoinHandle<()>>,
+    hold_expiry: worker::Handle,
+    hold_expiry_task: Option<JoinHandle<()>>,
     /// The event relay, its PostgreSQL listener and the event pruner.
     event_tasks: Vec<JoinHandle<()>>,
 }
@@ -174,6 +177,7 @@ impl Data {
 struct Workers {
     outbox: (worker::Handle, JoinHandle<()>),
     webhooks: (worker::Handle, JoinHandle<()>),
+    hold_expiry: (worker::Handle, JoinHandle<()>),
 }
 
 impl Workers {
@@ -204,7 +208,12 @@ impl Workers {
             instance,
         }
         .spawn();
-        Workers { outbox, webhooks }
+        let hold_expiry = credit_expiry::HoldExpiry { db: db.clone() }.spawn();
+        Workers {
+            outbox,
+            webhooks,
+            hold_expiry,
+        }
     }
 }
 
@@ -285,6 +294,7 @@ impl Server {
         let Workers {
             outbox: (outbox, outbox_task),
             webhooks: (webhooks, webhook_task),
+            hold_expiry: (hold_expiry, hold_expiry_task),
         } = workers;
         Ok(Server {
             addr,
@@ -293,6 +303,8 @@ impl Server {
             outbox_task: Some(outbox_task),
             webhooks,
             webhook_task: Some(webhook_task),
+            hold_expiry,
+            hold_expiry_task: Some(hold_expiry_task),
             event_tasks,
             shutdown,
             shutdown_timeout: config.shutdown_timeout,
@@ -329,9 +341,14 @@ impl Server {
         // The workers finish what they are sending, never half of it.
         self.outbox.stop();
         self.webhooks.stop();
-        for worker in [self.outbox_task.take(), self.webhook_task.take()]
-            .into_iter()
-            .flatten()
+        self.hold_expiry.stop();
+        for worker in [
+            self.outbox_task.take(),
+            self.webhook_task.take(),
+            self.hold_expiry_task.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = worker.await;
         }

@@ -55,6 +55,12 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// A handle, and what a loop of its own watches to hear it.
+    pub fn new() -> (Handle, watch::Receiver<bool>) {
+        let (stop, stopped) = watch::channel(false);
+        (Handle { stop }, stopped)
+    }
+
     /// Asks the worker to stop after the attempts in flight.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
@@ -63,8 +69,8 @@ impl Handle {
 
 impl<S: Sender> Worker<S> {
     pub fn spawn(self) -> (Handle, JoinHandle<()>) {
-        let (stop, stopped) = watch::channel(false);
-        (Handle { stop }, tokio::spawn(Arc::new(self).run(stopped)))
+        let (handle, stopped) = Handle::new();
+        (handle, tokio::spawn(Arc::new(self).run(stopped)))
     }
 
     async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {

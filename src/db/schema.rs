@@ -40,6 +40,11 @@ diesel::table! {
         created_at -> Timestamp,
         credits_available -> Integer,
         credits_distributed -> Integer,
+        /// Of distributed, what members hold for work under way.
+        credits_held -> Integer,
+        /// Spent since the organization began: what was ever added is
+        /// available + distributed + spent.
+        credits_spent -> Integer,
         standard_seat_limit -> Integer,
         pro_seat_limit -> Integer,
         standard_seats_used -> Integer,
@@ -60,6 +65,9 @@ diesel::table! {
         /// Generated from role by the database; never written.
         role_rank -> Integer,
         credits -> Integer,
+        /// Of credits, what is held for work under way.
+        credits_held -> Integer,
+        credits_spent -> Integer,
         seat -> Text,
         joined_at -> Timestamp,
         /// The member's users.email and users.name, for keyset ordering.
@@ -91,6 +99,55 @@ diesel::table! {
         kind -> Text,
         amount -> Integer,
         created_at -> Timestamp,
+        member_credits_after -> Nullable<Integer>,
+        pool_available_after -> Integer,
+        hold_id -> Nullable<BigInt>,
+        idempotency_key -> Nullable<Text>,
+        description -> Nullable<Text>,
+        service_key_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    credit_holds (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        user_id -> BigInt,
+        amount -> Integer,
+        settled_amount -> Nullable<Integer>,
+        status -> Text,
+        description -> Nullable<Text>,
+        idempotency_key -> Text,
+        service_key_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    credit_spending_keys (organization_id, idempotency_key) {
+        organization_id -> BigInt,
+        idempotency_key -> Text,
+        request -> Text,
+        ledger_entry_id -> Nullable<BigInt>,
+        hold_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credit_requests (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        user_id -> BigInt,
+        amount -> Integer,
+        reason -> Nullable<Text>,
+        status -> Text,
+        approved_amount -> Nullable<Integer>,
+        decided_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
     }
 }
 
@@ -104,6 +161,7 @@ diesel::table! {
         target_email -> Nullable<Text>,
         details -> Nullable<Text>,
         created_at -> Timestamp,
+        service_key_id -> Nullable<BigInt>,
     }
 }
 
@@ -196,6 +254,8 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(audit_events -> organizations (organization_id));
 diesel::joinable!(credit_ledger -> organizations (organization_id));
+diesel::joinable!(credit_holds -> organizations (organization_id));
+diesel::joinable!(credit_requests -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -205,6 +265,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     invitations,
     credit_ledger,
+    credit_holds,
+    credit_spending_keys,
+    credit_requests,
     audit_events,
     email_outbox,
     live_event_sequence,

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
 use super::DomainError;
-use super::changes::{Action, Target};
+use super::changes::{Action, Actor, Target};
 use super::members::Membership;
 use super::pagination::{Page, PageArgs, id_window};
 use crate::db::schema::{audit_events, users};
@@ -18,6 +18,7 @@ use crate::db::{Conn, with_conn};
 struct NewAuditEvent<'a> {
     organization_id: i64,
     actor_id: Option<i64>,
+    service_key_id: Option<i64>,
     action: Action,
     target_user_id: Option<i64>,
     target_email: Option<&'a str>,
@@ -38,13 +39,13 @@ pub struct AuditEvent {
     pub created_at: NaiveDateTime,
 }
 
-/// Writes the audit row of `action` by `actor_id` in the organization, in
+/// Writes the audit row of `action` by `actor` in the organization, in
 /// the caller's transaction (`details` is stored as JSON text). Returns the
 /// target's address as the row names it, and the row's time.
 pub(super) async fn write(
     tx: &mut Conn<'_>,
     organization_id: i64,
-    actor_id: i64,
+    actor: Actor,
     action: Action,
     target: &Target<'_>,
     details: &Value,
@@ -63,7 +64,8 @@ pub(super) async fn write(
     let created_at = super::now();
     let entry = NewAuditEvent {
         organization_id,
-        actor_id: Some(actor_id),
+        actor_id: actor.user_id(),
+        service_key_id: actor.service_key_id(),
         action,
         target_user_id,
         target_email: target_email.as_deref(),

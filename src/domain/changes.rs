@@ -38,6 +38,15 @@ pub enum Action {
     WebhookEndpointCreated,
     WebhookEndpointUpdated,
     WebhookEndpointDeleted,
+    CreditsSpent,
+    CreditsHeld,
+    CreditsSettled,
+    CreditsReleased,
+    CreditsExpired,
+    CreditRequestCreated,
+    CreditRequestApproved,
+    CreditRequestDeclined,
+    CreditRequestCancelled,
 }
 
 text_enum!(Action {
@@ -63,7 +72,48 @@ text_enum!(Action {
     WebhookEndpointCreated = "webhook_endpoint.created",
     WebhookEndpointUpdated = "webhook_endpoint.updated",
     WebhookEndpointDeleted = "webhook_endpoint.deleted",
+    CreditsSpent = "credits.spent",
+    CreditsHeld = "credits.held",
+    CreditsSettled = "credits.settled",
+    CreditsReleased = "credits.released",
+    CreditsExpired = "credits.expired",
+    CreditRequestCreated = "credit_request.created",
+    CreditRequestApproved = "credit_request.approved",
+    CreditRequestDeclined = "credit_request.declined",
+    CreditRequestCancelled = "credit_request.cancelled",
 });
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(i64),
+    /// One of the product's services, by its key.
+    ServiceKey(i64),
+    /// orgql itself: a hold that expired.
+    Orgql,
+}
+
+impl From<i64> for Actor {
+    fn from(user_id: i64) -> Actor {
+        Actor::User(user_id)
+    }
+}
+
+impl Actor {
+    pub fn user_id(self) -> Option<i64> {
+        match self {
+            Actor::User(id) => Some(id),
+            Actor::ServiceKey(_) | Actor::Orgql => None,
+        }
+    }
+
+    pub fn service_key_id(self) -> Option<i64> {
+        match self {
+            Actor::ServiceKey(id) => Some(id),
+            Actor::User(_) | Actor::Orgql => None,
+        }
+    }
+}
 
 /// Who a change was about: a member, or just an address.
 pub enum Target<'a> {
@@ -119,7 +169,7 @@ impl<'a> Target<'a> {
 /// set), as webhooks describe it.
 pub struct Recorded<'a> {
     pub organization_id: i64,
-    pub actor_id: i64,
+    pub actor: Actor,
     pub action: Action,
     pub target: &'a Target<'a>,
     pub target_email: Option<&'a str>,

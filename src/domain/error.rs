@@ -26,6 +26,11 @@ pub enum DomainError {
         message: String,
     },
     LimitExceeded(String),
+    /// Fewer credits available than a movement needs.
+    ShortOfCredits {
+        message: String,
+        available: i32,
+    },
     /// Too many attempts at a secret: try again after `retry_after`.
     TooManyAttempts {
         retry_after: std::time::Duration,
@@ -41,6 +46,10 @@ pub enum DomainError {
 impl DomainError {
     pub fn bad_input(message: impl Into<String>) -> Self {
         DomainError::BadInput(message.into())
+    }
+
+    pub fn short_of_credits(message: String, available: i32) -> Self {
+        DomainError::ShortOfCredits { message, available }
     }
 
     /// Logs why background work (a worker's claim, a prune) failed, in one

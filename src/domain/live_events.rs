@@ -12,6 +12,7 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 
+use super::changes::Actor;
 use super::members::Membership;
 use super::{DomainError, Permission, Role, now};
 use crate::db::schema::{live_event_sequence, live_events};
@@ -41,14 +42,14 @@ pub struct MembershipEvent {
 
 impl MembershipEvent {
     /// An event about `member` as it is after the change.
-    pub fn about(kind: MembershipEventKind, member: &Membership, actor_id: i64) -> Self {
+    pub fn about(kind: MembershipEventKind, member: &Membership, actor: impl Into<Actor>) -> Self {
         MembershipEvent {
             kind,
             organization_id: member.organization_id,
             user_id: member.user_id,
             member: Some(member.clone()),
             previous_role: None,
-            actor_id: Some(actor_id),
+            actor_id: actor.into().user_id(),
             at: super::now(),
         }
     }
@@ -59,11 +60,11 @@ impl MembershipEvent {
     }
 
     /// The member's removal: no membership, no permissions.
-    pub fn removed(member: &Membership, actor_id: i64) -> Self {
+    pub fn removed(member: &Membership, actor: impl Into<Actor>) -> Self {
         MembershipEvent {
             member: None,
             previous_role: Some(member.role),
-            ..Self::about(MembershipEventKind::Removed, member, actor_id)
+            ..Self::about(MembershipEventKind::Removed, member, actor)
         }
     }
 
@@ -282,6 +283,8 @@ mod tests {
             user_id: i64::MAX,
             role: Role::Manager,
             credits: i32::MAX,
+            credits_held: i32::MAX,
+            credits_spent: i32::MAX,
             seat: SeatTier::Standard,
             joined_at: now(),
         }

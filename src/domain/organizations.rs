@@ -19,6 +19,8 @@ pub struct Organization {
     pub created_at: NaiveDateTime,
     pub credits_available: i32,
     pub credits_distributed: i32,
+    pub credits_held: i32,
+    pub credits_spent: i32,
     pub standard_seat_limit: i32,
     pub pro_seat_limit: i32,
     pub standard_seats_used: i32,

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-pub use super::changes::{Action, Target};
+pub use super::changes::{Action, Actor, Target};
 
 use super::DomainError;
 use super::audit;
@@ -17,7 +17,7 @@ use crate::db::Conn;
 /// and the live events it sends to the sessions it affects.
 pub struct Change<'a> {
     organization_id: i64,
-    actor_id: i64,
+    actor: Actor,
     action: Action,
     target: Target<'a>,
     details: Value,
@@ -25,10 +25,10 @@ pub struct Change<'a> {
 }
 
 impl<'a> Change<'a> {
-    pub fn new(organization_id: i64, actor_id: i64, action: Action) -> Change<'a> {
+    pub fn new(organization_id: i64, actor: impl Into<Actor>, action: Action) -> Change<'a> {
         Change {
             organization_id,
-            actor_id,
+            actor: actor.into(),
             action,
             target: Target::Nobody,
             details: Value::Null,
@@ -57,17 +57,17 @@ impl<'a> Change<'a> {
 pub async fn record(tx: &mut Conn<'_>, change: Change<'_>) -> Result<(), DomainError> {
     let Change {
         organization_id,
-        actor_id,
+        actor,
         action,
         target,
         details,
         live,
     } = change;
     let (target_email, at) =
-        audit::write(tx, organization_id, actor_id, action, &target, &details).await?;
+        audit::write(tx, organization_id, actor, action, &target, &details).await?;
     let recorded = Recorded {
         organization_id,
-        actor_id,
+        actor,
         action,
         target: &target,
         target_email: target_email.as_deref(),

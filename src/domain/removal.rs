@@ -6,12 +6,13 @@ use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde_json::json;
 
+use super::credits::spending;
 use super::live_events::MembershipEvent;
 use super::members::{self, Membership, adjust_counters};
 use super::organizations::{self, Organization};
-use super::recorder::{self, Action, Change, Target};
+use super::recorder::{self, Action, Actor, Change, Target};
 use super::{DomainError, Permission, Role, SeatTier, access, credits, seats};
-use crate::db::schema::{memberships, organizations as orgs};
+use crate::db::schema::memberships;
 use crate::db::{Conn, Db, with_conn};
 
 #[derive(Debug, Clone)]
@@ -66,24 +67,14 @@ async fn end_membership(
     action: Action,
 ) -> Result<Removal, DomainError> {
     let organization_id = member.organization_id;
+    // Open holds are released, then every credit returns to the pool.
+    let actor = Actor::User(actor_id);
+    let member = spending::release_all_of(tx, &member, actor).await?;
+    if member.credits > 0 {
+        credits::return_all(tx, &member, actor).await?;
+    }
     let delete = diesel::delete(memberships::table.find(member.id));
     with_conn!(tx, |c| delete.execute(c).await)?;
-    if member.credits > 0 {
-        let update = diesel::update(orgs::table.find(organization_id)).set((
-            orgs::credits_available.eq(orgs::credits_available + member.credits),
-            orgs::credits_distributed.eq(orgs::credits_distributed - member.credits),
-        ));
-        with_conn!(tx, |c| update.execute(c).await)?;
-        credits::record_movement(
-            tx,
-            organization_id,
-            Some(member.user_id),
-            actor_id,
-            "returned",
-            member.credits,
-        )
-        .await?;
-    }
     seats::release(tx, organization_id, member.seat).await?;
     adjust_counters(tx, organization_id, &[(member.role, -1)]).await?;
     let change = Change::new(organization_id, actor_id, action)

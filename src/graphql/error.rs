@@ -26,6 +26,12 @@ impl From<DomainError> for async_graphql::Error {
                 });
             }
             DomainError::LimitExceeded(message) => ("LIMIT_EXCEEDED", message),
+            DomainError::ShortOfCredits { message, available } => {
+                return async_graphql::Error::new(message).extend_with(|_, e| {
+                    e.set("code", "LIMIT_EXCEEDED");
+                    e.set("available", available);
+                });
+            }
             DomainError::TooManyAttempts { retry_after } => {
                 // Rounded up: a client that waits this long is let in.
                 let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;

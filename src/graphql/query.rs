@@ -3,14 +3,15 @@ use async_graphql::{Context, ID, Object, Result};
 use super::context::{RequestContext, context, require_principal, secret_attempt};
 use super::ids::{self, Kind};
 use super::types::{
-    AuditEvent, Invitation, InvitationPreview, Node, Organization, PermissionCheckInput,
-    PermissionCheckResult, ServiceKey, User, Viewer, WebhookDelivery, WebhookEndpoint,
+    AuditEvent, CreditHold, CreditLedgerEntry, Invitation, InvitationPreview, Node, Organization,
+    PermissionCheckInput, PermissionCheckResult, ServiceKey, User, Viewer, WebhookDelivery,
+    WebhookEndpoint,
 };
 use crate::db::Conn;
 use crate::domain::access::{self, Readable};
 use crate::domain::organizations::{self, OrganizationKey};
 use crate::domain::permission_checks::{self, Check};
-use crate::domain::{DomainError, audit, invitations, members, service_keys, webhooks};
+use crate::domain::{DomainError, audit, credits, invitations, members, service_keys, webhooks};
 
 pub struct Query;
 
@@ -72,6 +73,20 @@ impl Query {
             )
             .await?
             .map(|(d, _)| Node::WebhookDelivery(WebhookDelivery(d))),
+            (Kind::CreditLedgerEntry, id) => readable(
+                ctx,
+                Readable::Billing,
+                by_id(state, id, credits::ledger::by_ids),
+            )
+            .await?
+            .map(|e| Node::CreditLedgerEntry(CreditLedgerEntry(e))),
+            (Kind::CreditHold, id) => readable(
+                ctx,
+                Readable::Billing,
+                by_id(state, id, credits::holds::by_ids),
+            )
+            .await?
+            .map(|h| Node::CreditHold(CreditHold(h))),
         })
     }
 
@@ -171,7 +186,9 @@ in_organization!(
     audit::AuditEvent,
     invitations::Invitation,
     service_keys::ServiceKey,
-    webhooks::Endpoint
+    webhooks::Endpoint,
+    credits::LedgerEntry,
+    credits::holds::CreditHold
 );
 
 /// A delivery, with the organization of its endpoint.

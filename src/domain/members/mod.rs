@@ -22,8 +22,21 @@ pub struct Membership {
     pub user_id: i64,
     pub role: Role,
     pub credits: i32,
+    /// Of credits, what is held for work under way (events recorded before
+    /// holds existed have none).
+    #[serde(default)]
+    pub credits_held: i32,
+    #[serde(default)]
+    pub credits_spent: i32,
     pub seat: SeatTier,
     pub joined_at: NaiveDateTime,
+}
+
+impl Membership {
+    /// What can be held, spent or reclaimed now.
+    pub fn credits_available(&self) -> i32 {
+        self.credits - self.credits_held
+    }
 }
 
 #[derive(Insertable)]

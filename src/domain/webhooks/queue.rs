@@ -6,9 +6,11 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
-use crate::db::schema::{organizations, users, webhook_deliveries, webhook_endpoints};
+use crate::db::schema::{
+    organizations, service_keys, users, webhook_deliveries, webhook_endpoints,
+};
 use crate::db::{self, Conn, insert_all, with_conn};
-use crate::domain::changes::{Action, Recorded, Target};
+use crate::domain::changes::{Action, Actor, Recorded, Target};
 use crate::domain::{DomainError, tokens};
 use crate::ids::{self, Kind};
 
@@ -33,7 +35,8 @@ struct NewDelivery {
 struct Context {
     slug: String,
     name: String,
-    actor_email: Option<String>,
+    /// The user's address, or the service key's name.
+    actor_name: Option<String>,
 }
 
 /// The queue's name for its worker's wakes.
@@ -48,8 +51,16 @@ pub(in crate::domain) async fn enqueue(
     change: &Recorded<'_>,
 ) -> Result<(), DomainError> {
     let actor_email = users::table
-        .find(change.actor_id)
+        .filter(users::id.nullable().eq(change.actor.user_id()))
         .select(users::email)
+        .single_value();
+    let key_name = service_keys::table
+        .filter(
+            service_keys::id
+                .nullable()
+                .eq(change.actor.service_key_id()),
+        )
+        .select(service_keys::name)
         .single_value();
     let query = webhook_endpoints::table
         .inner_join(organizations::table)
@@ -61,18 +72,19 @@ pub(in crate::domain) async fn enqueue(
             organizations::slug,
             organizations::name,
             actor_email,
+            key_name,
         ));
-    let endpoints: Vec<(i64, String, String, String, Option<String>)> =
+    let endpoints: Vec<(i64, String, String, String, Option<String>, Option<String>)> =
         with_conn!(tx, |c| query.load(c).await)?;
     let mut context = None;
     let mut wanting = Vec::new();
-    for (id, types, slug, name, actor_email) in endpoints {
+    for (id, types, slug, name, actor_email, key_name) in endpoints {
         if wants(&types, change.action) {
             wanting.push(id);
             context.get_or_insert(Context {
                 slug,
                 name,
-                actor_email,
+                actor_name: actor_email.or(key_name),
             });
         }
     }
@@ -129,7 +141,13 @@ fn payload(change: &Recorded<'_>, context: Context) -> Value {
                 "slug": context.slug,
                 "name": context.name,
             },
-            "actor": { "id": user_id(change.actor_id), "email": context.actor_email },
+            "actor": match change.actor {
+                Actor::User(id) => json!({ "id": user_id(id), "email": context.actor_name }),
+                Actor::ServiceKey(id) => json!({
+                    "serviceKey": { "id": ids::encode(Kind::ServiceKey, id), "name": context.actor_name },
+                }),
+                Actor::Orgql => Value::Null,
+            },
             "member": member,
             "user": user,
             "previousRole": previous_role,

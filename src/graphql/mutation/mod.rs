@@ -5,6 +5,7 @@
 //! `RequestContext::change`, so that payload reads it afresh.
 
 mod account;
+mod credit_spending;
 mod invitation;
 mod member_billing;
 mod members;
@@ -15,7 +16,7 @@ mod webhooks;
 use async_graphql::MergedObject;
 
 /// Every mutation: accounts, organizations and their members, invitations,
-/// service keys, webhooks.
+/// service keys, webhooks, and the spending of credits by services.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     account::AccountMutation,
@@ -25,4 +26,5 @@ pub struct Mutation(
     invitation::InvitationMutation,
     service_keys::ServiceKeyMutation,
     webhooks::WebhookMutation,
+    credit_spending::CreditSpendingMutation,
 );

@@ -3,7 +3,10 @@
 
 use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject};
 
-use super::{AuditEvent, Invitation, Member, ServiceKey, WebhookDelivery, WebhookEndpoint};
+use super::{
+    AuditEvent, CreditHold, CreditLedgerEntry, Invitation, Member, ServiceKey, WebhookDelivery,
+    WebhookEndpoint,
+};
 use crate::domain::pagination::Page;
 use crate::graphql::context::{Read, context};
 
@@ -22,6 +25,8 @@ pub struct PageInfo {
 #[graphql(concrete(name = "ServiceKeyEdge", params(ServiceKey)))]
 #[graphql(concrete(name = "WebhookEndpointEdge", params(WebhookEndpoint)))]
 #[graphql(concrete(name = "WebhookDeliveryEdge", params(WebhookDelivery)))]
+#[graphql(concrete(name = "CreditLedgerEntryEdge", params(CreditLedgerEntry)))]
+#[graphql(concrete(name = "CreditHoldEdge", params(CreditHold)))]
 pub struct Edge<N: OutputType> {
     pub cursor: String,
     pub node: N,
@@ -36,6 +41,8 @@ pub struct Edge<N: OutputType> {
 #[graphql(concrete(name = "ServiceKeyConnection", params(ServiceKey)))]
 #[graphql(concrete(name = "WebhookEndpointConnection", params(WebhookEndpoint)))]
 #[graphql(concrete(name = "WebhookDeliveryConnection", params(WebhookDelivery)))]
+#[graphql(concrete(name = "CreditLedgerEntryConnection", params(CreditLedgerEntry)))]
+#[graphql(concrete(name = "CreditHoldConnection", params(CreditHold)))]
 pub struct Connection<N: OutputType + Clone>
 where
     Edge<N>: OutputType,

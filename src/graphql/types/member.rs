@@ -4,9 +4,15 @@ use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::{Organization, Permission, Role, SeatTier, User, enums, timestamp};
+use super::connection::connection;
+use super::{
+    CreditHold, CreditHoldConnection, CreditHoldStatus, CreditLedgerEntry,
+    CreditLedgerEntryConnection, Organization, Permission, Role, SeatTier, User, enums, timestamp,
+};
 use crate::domain::access::Standing;
+use crate::domain::credits::{holds, ledger};
 use crate::domain::members::Membership;
+use crate::domain::pagination::PageArgs;
 use crate::graphql::ids::{self, Kind};
 
 /// A user's membership of an organization: their role, and what it holds.
@@ -34,6 +40,18 @@ impl Member {
             membership,
             listed: Some((user, standing)),
         }
+    }
+
+    /// One of the member's billing figures, if the viewer may see it.
+    async fn billing(
+        &self,
+        ctx: &Context<'_>,
+        figure: impl Fn(&Membership) -> i32,
+    ) -> Result<Option<i32>> {
+        Ok(self
+            .viewer_sees_billing(ctx)
+            .await?
+            .then(|| figure(&self.membership)))
     }
 
     /// Whether the viewer may see this member's credits and seat.
@@ -67,14 +85,68 @@ impl Member {
     async fn permissions(&self) -> Vec<Permission> {
         enums::permissions(self.membership.role.permissions())
     }
-    /// Null unless the viewer is this member or holds VIEW_BILLING.
+    /// Null unless the viewer is this member, holds VIEW_BILLING, or is a service key of the organization.
     async fn credits(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
-        Ok(self
-            .viewer_sees_billing(ctx)
-            .await?
-            .then_some(self.membership.credits))
+        self.billing(ctx, |m| m.credits).await
     }
-    /// Null unless the viewer is this member or holds VIEW_BILLING.
+    /// Credits held for work under way; part of credits. Null where credits is.
+    async fn held_credits(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        self.billing(ctx, |m| m.credits_held).await
+    }
+    /// credits - heldCredits: what can be held, spent or reclaimed now. Null where credits is.
+    async fn available_credits(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        self.billing(ctx, Membership::credits_available).await
+    }
+    /// Credits this member has spent in the organization. Null where credits is.
+    async fn spent_credits(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        self.billing(ctx, |m| m.credits_spent).await
+    }
+    /// This member's credit movements, newest first. Null where credits is.
+    async fn credit_ledger(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<CreditLedgerEntryConnection>> {
+        if !self.viewer_sees_billing(ctx).await? {
+            return Ok(None);
+        }
+        let args = PageArgs::new(first, after, None, None);
+        let (organization_id, user_id) = (self.membership.organization_id, self.membership.user_id);
+        let entries = connection(
+            ctx,
+            async |c| ledger::list(c, organization_id, Some(user_id), &args).await,
+            async |c| ledger::count(c, organization_id, Some(user_id)).await,
+            CreditLedgerEntry,
+        );
+        Ok(Some(entries.await?))
+    }
+    /// This member's holds, newest first. Null where credits is.
+    async fn credit_holds(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<CreditHoldStatus>,
+    ) -> Result<Option<CreditHoldConnection>> {
+        if !self.viewer_sees_billing(ctx).await? {
+            return Ok(None);
+        }
+        let args = PageArgs::new(first, after, None, None);
+        let filter = holds::HoldFilter {
+            organization_id: self.membership.organization_id,
+            user_id: self.membership.user_id,
+            status: status.map(Into::into),
+        };
+        let found = connection(
+            ctx,
+            async |c| holds::list(c, filter, &args).await,
+            async |c| holds::count(c, filter).await,
+            CreditHold,
+        );
+        Ok(Some(found.await?))
+    }
+    /// Null unless the viewer is this member, holds VIEW_BILLING, or is a service key of the organization.
     async fn seat(&self, ctx: &Context<'_>) -> Result<Option<SeatTier>> {
         Ok(self
             .viewer_sees_billing(ctx)

@@ -5,6 +5,7 @@
 mod audit;
 mod billing;
 mod connection;
+mod credits;
 mod enums;
 mod invitation;
 mod member;
@@ -22,6 +23,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 pub use audit::AuditEvent;
 pub use billing::{CreditPool, SeatInventory};
 pub use connection::Connection;
+pub use credits::{CreditHold, CreditHoldStatus, CreditLedgerEntry};
 pub use enums::{
     AssignableRole, InvitationStatus, MemberOrder, MembershipEventKind, Permission, Role, SeatTier,
 };
@@ -42,6 +44,8 @@ pub type InvitationConnection = Connection<Invitation>;
 pub type ServiceKeyConnection = Connection<ServiceKey>;
 pub type WebhookEndpointConnection = Connection<WebhookEndpoint>;
 pub type WebhookDeliveryConnection = Connection<WebhookDelivery>;
+pub type CreditLedgerEntryConnection = Connection<CreditLedgerEntry>;
+pub type CreditHoldConnection = Connection<CreditHold>;
 
 /// A stored timestamp as the API's DateTime (stored times are UTC).
 pub fn timestamp(at: NaiveDateTime) -> DateTime<Utc> {

@@ -1,8 +1,8 @@
 use async_graphql::{ID, Interface};
 
 use super::{
-    AuditEvent, Invitation, Member, Organization, ServiceKey, User, WebhookDelivery,
-    WebhookEndpoint,
+    AuditEvent, CreditHold, CreditLedgerEntry, Invitation, Member, Organization, ServiceKey, User,
+    WebhookDelivery, WebhookEndpoint,
 };
 
 #[derive(Interface)]
@@ -16,4 +16,6 @@ pub enum Node {
     ServiceKey(ServiceKey),
     WebhookEndpoint(WebhookEndpoint),
     WebhookDelivery(WebhookDelivery),
+    CreditLedgerEntry(CreditLedgerEntry),
+    CreditHold(CreditHold),
 }

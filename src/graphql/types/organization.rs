@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{Connection, connection, read_page};
 use super::{
-    AuditEvent, AuditEventConnection, CreditPool, Invitation, InvitationConnection,
-    InvitationStatus, Member, MemberConnection, MemberOrder, Permission, Role, SeatInventory,
-    ServiceKey, ServiceKeyConnection, User, WebhookEndpoint, WebhookEndpointConnection, enums,
-    timestamp,
+    AuditEvent, AuditEventConnection, CreditLedgerEntry, CreditLedgerEntryConnection, CreditPool,
+    Invitation, InvitationConnection, InvitationStatus, Member, MemberConnection, MemberOrder,
+    Permission, Role, SeatInventory, ServiceKey, ServiceKeyConnection, User, WebhookEndpoint,
+    WebhookEndpointConnection, enums, timestamp,
 };
 use crate::domain::access::{Readable, Standing};
 use crate::domain::members::{self, MemberFilter};
@@ -150,6 +150,27 @@ impl Organization {
     async fn seats(&self) -> Result<SeatInventory> {
         self.standing.may_read(Readable::Billing)?;
         Ok(SeatInventory(seats::SeatInventory::of(&self.organization)))
+    }
+
+    /// Every movement of credits, newest first; one member's when userId is given. Requires VIEW_BILLING.
+    async fn credit_ledger(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        user_id: Option<ID>,
+    ) -> Result<CreditLedgerEntryConnection> {
+        self.standing.may_read(Readable::Billing)?;
+        let user_id = user_id.map(|id| ids::decode(&id, Kind::User)).transpose()?;
+        let args = PageArgs::new(first, after, None, None);
+        let organization_id = self.organization.id;
+        connection(
+            ctx,
+            async |c| credits::ledger::list(c, organization_id, user_id, &args).await,
+            async |c| credits::ledger::count(c, organization_id, user_id).await,
+            CreditLedgerEntry,
+        )
+        .await
     }
 
     /// Every change to membership, roles, invitations, credits and seats. Requires MANAGE_MEMBERS. Newest first.
