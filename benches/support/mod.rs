@@ -271,7 +271,7 @@ pub async fn join_by_invitation(
     let invite = "mutation($org: ID!, $email: String!, $role: AssignableRole!) { inviteMember(input: {organizationId: $org, email: $email, role: $role}) { invitation { id } } }";
     graphql(
         http,
-        &server.url,
+        &server.base_url,
         Some(owner_token),
         invite,
         json!({ "org": org, "email": email, "role": role }),
@@ -280,7 +280,7 @@ pub async fn join_by_invitation(
     let invitation = invitation_token(&server.mail_dir(), email).await;
     graphql(
         http,
-        &server.url,
+        &server.base_url,
         Some(token),
         "mutation($t: String!) { acceptInvitation(input: {token: $t}) { member { id } } }",
         json!({ "t": invitation }),
@@ -401,7 +401,7 @@ pub async fn closed_loop_of(
     let clients = (0..clients).map(|_| {
         let (http, url, token, body, next) = (
             http.clone(),
-            format!("{}/graphql", server.url),
+            server.url.clone(),
             token.to_owned(),
             body.clone(),
             next.clone(),
