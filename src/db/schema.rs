@@ -130,8 +130,6 @@ diesel::table! {
         organization_id -> BigInt,
         idempotency_key -> Text,
         request -> Text,
-        ledger_entry_id -> Nullable<BigInt>,
-        hold_id -> Nullable<BigInt>,
         created_at -> Timestamp,
     }
 }

@@ -50,18 +50,35 @@ pub(super) async fn write(
     target: &Target<'_>,
     details: &Value,
 ) -> Result<(Option<String>, NaiveDateTime), DomainError> {
+    let created_at = super::now();
+    let details = (!details.is_null()).then(|| details.to_string());
     let (target_user_id, target_email) = match target {
         Target::Nobody => (None, None),
-        Target::Member { member, email, .. } => {
-            let email = match email {
-                Some(email) => (*email).to_owned(),
-                None => member_email(tx, member).await?,
-            };
-            (Some(member.user_id), Some(email))
+        Target::Member {
+            member,
+            email: None,
+            ..
+        } => {
+            // The member's address is copied in the same statement.
+            let email = write_naming_member(
+                tx,
+                organization_id,
+                actor,
+                action,
+                member,
+                details,
+                created_at,
+            )
+            .await?;
+            return Ok((Some(email), created_at));
         }
+        Target::Member {
+            member,
+            email: Some(email),
+            ..
+        } => (Some(member.user_id), Some((*email).to_owned())),
         Target::Email(email) => (None, Some((*email).to_owned())),
     };
-    let created_at = super::now();
     let entry = NewAuditEvent {
         organization_id,
         actor_id: actor.user_id(),
@@ -69,7 +86,7 @@ pub(super) async fn write(
         action,
         target_user_id,
         target_email: target_email.as_deref(),
-        details: (!details.is_null()).then(|| details.to_string()),
+        details,
         created_at,
     };
     let insert = diesel::insert_into(audit_events::table).values(&entry);
@@ -77,10 +94,46 @@ pub(super) async fn write(
     Ok((target_email, created_at))
 }
 
-/// The email of a member's user, for the audit row that names them.
-async fn member_email(tx: &mut Conn<'_>, member: &Membership) -> Result<String, DomainError> {
-    let query = users::table.find(member.user_id).select(users::email);
-    Ok(with_conn!(tx, |c| query.first(c).await)?)
+/// [`write`] for a member whose address the caller does not have: it is
+/// read from their user row by the insert itself. Returns the address.
+async fn write_naming_member(
+    tx: &mut Conn<'_>,
+    organization_id: i64,
+    actor: Actor,
+    action: Action,
+    member: &Membership,
+    details: Option<String>,
+    created_at: NaiveDateTime,
+) -> Result<String, DomainError> {
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    let row = users::table.find(member.user_id).select((
+        organization_id.into_sql::<BigInt>(),
+        actor.user_id().into_sql::<Nullable<BigInt>>(),
+        actor.service_key_id().into_sql::<Nullable<BigInt>>(),
+        action.into_sql::<Text>(),
+        users::id.nullable(),
+        users::email.nullable(),
+        details.into_sql::<Nullable<Text>>(),
+        created_at.into_sql::<Timestamp>(),
+    ));
+    let insert = diesel::insert_into(audit_events::table)
+        .values(row)
+        .into_columns((
+            audit_events::organization_id,
+            audit_events::actor_id,
+            audit_events::service_key_id,
+            audit_events::action,
+            audit_events::target_user_id,
+            audit_events::target_email,
+            audit_events::details,
+            audit_events::created_at,
+        ));
+    let email: Option<String> = with_conn!(tx, |c| insert
+        .returning(audit_events::target_email)
+        .get_result(c)
+        .await)?;
+    email
+        .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("a member's user without an address")))
 }
 
 /// One page of an organization's audit log, newest first.

@@ -33,6 +33,8 @@ enum Rule {
     SignedIn,
     /// Only the user the invitation is for (none of the actors).
     Invitee,
+    /// Only a service key of the organization (spending credits).
+    ServiceKey,
 }
 
 struct Case {
@@ -47,6 +49,10 @@ struct Case {
 struct Fixture {
     org: String,
     target: String,
+    /// The target member's user.
+    target_user: String,
+    /// A hold of 2 of the target's credits, placed by the service key.
+    hold: String,
     /// A pending invitation, and the token its email carried.
     invitation: String,
     token: String,
@@ -240,6 +246,36 @@ const CASES: &[Case] = &[
         query: "query($org: ID!) { organization(id: $org) { serviceKeys { totalCount } } }",
         variables: |f| json!({ "org": f.org }),
     },
+    Case {
+        name: "Organization.creditLedger",
+        rule: Rule::Needs("VIEW_BILLING"),
+        query: "query($org: ID!) { organization(id: $org) { creditLedger { totalCount } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "spendCredits",
+        rule: Rule::ServiceKey,
+        query: "mutation($org: ID!, $u: ID!) { spendCredits(input: {organizationId: $org, userId: $u, amount: 1, idempotencyKey: \"spend\"}) { entry { id } member { credits } } }",
+        variables: |f| json!({ "org": f.org, "u": f.target_user }),
+    },
+    Case {
+        name: "holdCredits",
+        rule: Rule::ServiceKey,
+        query: "mutation($org: ID!, $u: ID!) { holdCredits(input: {organizationId: $org, userId: $u, amount: 1, idempotencyKey: \"hold\"}) { hold { id } member { heldCredits } } }",
+        variables: |f| json!({ "org": f.org, "u": f.target_user }),
+    },
+    Case {
+        name: "settleCreditHold",
+        rule: Rule::ServiceKey,
+        query: "mutation($h: ID!) { settleCreditHold(input: {holdId: $h, amount: 1, idempotencyKey: \"settle\"}) { hold { status } member { spentCredits } } }",
+        variables: |f| json!({ "h": f.hold }),
+    },
+    Case {
+        name: "releaseCreditHold",
+        rule: Rule::ServiceKey,
+        query: "mutation($h: ID!) { releaseCreditHold(input: {holdId: $h, idempotencyKey: \"release\"}) { hold { status } member { heldCredits } } }",
+        variables: |f| json!({ "h": f.hold }),
+    },
 ];
 
 /// Public mutations: no session needed, so no permission to check.
@@ -297,7 +333,22 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
         )
         .await["createWebhookEndpoint"]["endpoint"]
         .clone();
+    let service_secret = key["secret"].as_str().unwrap().to_owned();
+    let target_user = actors.target.user_id.clone().expect("signed up");
+    let hold = app
+        .anonymous()
+        .with_token(&service_secret)
+        .ok(
+            "mutation($org: ID!, $u: ID!) { holdCredits(input: {organizationId: $org, userId: $u, amount: 2, idempotencyKey: \"fixture\"}) { hold { id } } }",
+            json!({ "org": org, "u": target_user }),
+        )
+        .await["holdCredits"]["hold"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
+        target_user,
+        hold,
         org,
         target,
         invitation,
@@ -308,7 +359,7 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
             .unwrap()
             .to_owned(),
         service_key: key["serviceKey"]["id"].as_str().unwrap().to_owned(),
-        service_secret: key["secret"].as_str().unwrap().to_owned(),
+        service_secret,
     }
 }
 
@@ -317,6 +368,8 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
 fn expected(case: &str, rule: Rule, actor: &str) -> Option<(&'static str, Option<&'static str>)> {
     match (rule, actor) {
         (_, "anonymous") => Some(("UNAUTHENTICATED", None)),
+        (Rule::ServiceKey, "service") => None,
+        (Rule::ServiceKey, _) => Some(("FORBIDDEN", None)),
         // A service key changes nothing.
         (_, "service") if !case.starts_with("Organization.") => Some(("FORBIDDEN", None)),
         (Rule::SignedIn, _) => None,

@@ -1,4 +1,5 @@
 DROP TABLE credit_requests;
+DROP INDEX credit_ledger_key_idx;
 DROP INDEX credit_ledger_member_idx;
 DELETE FROM credit_ledger WHERE kind IN ('held', 'settled', 'released', 'spent');
 ALTER TABLE credit_ledger

@@ -35,13 +35,12 @@ CREATE TABLE credit_holds (
 CREATE INDEX credit_holds_member_idx ON credit_holds (organization_id, user_id, id);
 CREATE INDEX credit_holds_due_idx ON credit_holds (expires_at) WHERE status = 'held';
 
--- What each spending call's key stood for: its input, and what it made.
+-- What each spending call's key stood for: its input. What it made are the
+-- ledger entries that carry the key.
 CREATE TABLE credit_spending_keys (
     organization_id BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     idempotency_key TEXT NOT NULL,
     request         TEXT NOT NULL,
-    ledger_entry_id BIGINT,
-    hold_id         BIGINT,
     created_at      TIMESTAMP NOT NULL,
     PRIMARY KEY (organization_id, idempotency_key)
 );
@@ -71,6 +70,8 @@ FROM (
 WHERE credit_ledger.id = replayed.id;
 ALTER TABLE credit_ledger ALTER COLUMN pool_available_after SET NOT NULL;
 CREATE INDEX credit_ledger_member_idx ON credit_ledger (organization_id, user_id, id);
+CREATE INDEX credit_ledger_key_idx ON credit_ledger (organization_id, idempotency_key, id)
+    WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE credit_requests (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

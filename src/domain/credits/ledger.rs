@@ -134,8 +134,16 @@ pub async fn count(
     })?)
 }
 
-pub(super) async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<LedgerEntry>, DomainError> {
-    let query = credit_ledger::table.find(id);
+/// The first entry a spending call with `key` made.
+pub(super) async fn first_with_key(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    key: &str,
+) -> Result<Option<LedgerEntry>, DomainError> {
+    let query = credit_ledger::table
+        .filter(credit_ledger::organization_id.eq(organization_id))
+        .filter(credit_ledger::idempotency_key.eq(key))
+        .order(credit_ledger::id);
     Ok(with_conn!(conn, |c| query
         .select(LedgerEntry::as_select())
         .first(c)

@@ -74,14 +74,7 @@ pub async fn spend(
         async move {
             let organization_id = spending.organization_id;
             let key = spending.idempotency_key.as_str();
-            if let Some(prior) = claim_key(tx, organization_id, key, &request).await? {
-                let entry = match prior.ledger_entry_id {
-                    Some(id) => ledger::get(tx, id).await?,
-                    None => None,
-                }
-                .ok_or_else(|| {
-                    DomainError::Internal(anyhow::anyhow!("a spend's key without its entry"))
-                })?;
+            if let Claim::Repeat(entry) = claim_key(tx, organization_id, key, &request).await? {
                 let member = member_now(tx, organization_id, entry.user_id)
                     .await?
                     .ok_or_else(|| {
@@ -110,7 +103,6 @@ pub async fn spend(
                 about,
             )
             .await?;
-            remember(tx, organization_id, key, Some(moved.entry.id), None).await?;
             let member = moved.member.clone().expect("a member's movement");
             tell(
                 tx,
@@ -160,8 +152,8 @@ pub async fn hold(
         async move {
             let organization_id = spending.organization_id;
             let key = spending.idempotency_key.as_str();
-            if let Some(prior) = claim_key(tx, organization_id, key, &request).await? {
-                return replay_hold(tx, prior).await;
+            if let Claim::Repeat(entry) = claim_key(tx, organization_id, key, &request).await? {
+                return replay_hold(tx, entry).await;
             }
             let member =
                 member_named(tx, organization_id, &spending.member, issuer.as_deref()).await?;
@@ -192,14 +184,6 @@ pub async fn hold(
                 spending.amount,
                 actor,
                 about,
-            )
-            .await?;
-            remember(
-                tx,
-                organization_id,
-                key,
-                Some(moved.entry.id),
-                Some(hold.id),
             )
             .await?;
             db::wake_on_commit(tx, HOLDS_PLACED)?;
@@ -285,20 +269,12 @@ async fn end_hold(
             else {
                 return Err(DomainError::NotFound("credit hold"));
             };
-            if let Some(prior) = claim_key(tx, hold.organization_id, &key, &request).await? {
-                return replay_hold(tx, prior).await;
+            if let Claim::Repeat(entry) =
+                claim_key(tx, hold.organization_id, &key, &request).await?
+            {
+                return replay_hold(tx, entry).await;
             }
-            let outcome =
-                end_locked(tx, hold, Actor::ServiceKey(key_id), Some(&key), ending).await?;
-            remember(
-                tx,
-                outcome.hold.organization_id,
-                &key,
-                None,
-                Some(outcome.hold.id),
-            )
-            .await?;
-            Ok(outcome)
+            end_locked(tx, hold, Actor::ServiceKey(key_id), Some(&key), ending).await
         }
         .boxed()
     })
@@ -348,7 +324,7 @@ async fn end_locked(
     let about = About {
         hold_id: Some(hold.id),
         idempotency_key: key,
-        description: None,
+        description: hold.description.as_deref(),
     };
     let used = used.unwrap_or(0);
     let mut last: Option<Moved> = None;
@@ -402,7 +378,8 @@ pub(in crate::domain) async fn release_all_of(
         holds::end(tx, hold.id, HoldStatus::Released, None).await?;
         let about = About {
             hold_id: Some(hold.id),
-            ..About::default()
+            idempotency_key: None,
+            description: hold.description.as_deref(),
         };
         let moved = apply(
             tx,
@@ -542,22 +519,24 @@ fn fingerprint(op: &str, spending: &Spending, extra: Option<Value>) -> String {
     .to_string()
 }
 
-/// What an earlier call with the same key and input made.
-struct Prior {
-    ledger_entry_id: Option<i64>,
-    hold_id: Option<i64>,
+/// What claiming a call's key found.
+enum Claim {
+    /// The key is new, and this transaction now holds it.
+    Fresh,
+    /// An earlier call with the same key and input made this, the first
+    /// ledger entry that carries the key.
+    Repeat(LedgerEntry),
 }
 
-/// Claims `key` for `request` in the organization. None: the key is new,
-/// and this transaction now holds it. On PostgreSQL a concurrent claim of
-/// the same key waits here until the first commits (its key is then seen)
-/// or rolls back (the key is then this one's).
+/// Claims `key` for `request` in the organization. On PostgreSQL a
+/// concurrent claim of the same key waits here until the first commits (its
+/// key and entries are then seen) or rolls back (the key is then this one's).
 async fn claim_key(
     tx: &mut Conn<'_>,
     organization_id: i64,
     key: &str,
     request: &str,
-) -> Result<Option<Prior>, DomainError> {
+) -> Result<Claim, DomainError> {
     let insert = diesel::insert_into(credit_spending_keys::table)
         .values((
             credit_spending_keys::organization_id.eq(organization_id),
@@ -567,46 +546,25 @@ async fn claim_key(
         ))
         .on_conflict_do_nothing();
     if with_conn!(tx, |c| insert.execute(c).await)? == 1 {
-        return Ok(None);
+        return Ok(Claim::Fresh);
     }
     let query = credit_spending_keys::table
         .find((organization_id, key))
-        .select((
-            credit_spending_keys::request,
-            credit_spending_keys::ledger_entry_id,
-            credit_spending_keys::hold_id,
-        ));
-    let (first_request, ledger_entry_id, hold_id): (String, Option<i64>, Option<i64>) =
-        with_conn!(tx, |c| query.first(c).await)?;
+        .select(credit_spending_keys::request);
+    let first_request: String = with_conn!(tx, |c| query.first(c).await)?;
     if first_request != request {
         return Err(DomainError::Conflict(
             "this idempotency key was used for another request".into(),
         ));
     }
-    Ok(Some(Prior {
-        ledger_entry_id,
-        hold_id,
-    }))
+    let entry = ledger::first_with_key(tx, organization_id, key).await?;
+    entry.map(Claim::Repeat).ok_or_else(|| {
+        DomainError::Internal(anyhow::anyhow!("a spending key without its ledger entry"))
+    })
 }
 
-/// Writes down what the call that claimed `key` made.
-async fn remember(
-    tx: &mut Conn<'_>,
-    organization_id: i64,
-    key: &str,
-    ledger_entry_id: Option<i64>,
-    hold_id: Option<i64>,
-) -> Result<(), DomainError> {
-    let update = diesel::update(credit_spending_keys::table.find((organization_id, key))).set((
-        credit_spending_keys::ledger_entry_id.eq(ledger_entry_id),
-        credit_spending_keys::hold_id.eq(hold_id),
-    ));
-    with_conn!(tx, |c| update.execute(c).await)?;
-    Ok(())
-}
-
-async fn replay_hold(tx: &mut Conn<'_>, prior: Prior) -> Result<HoldOutcome, DomainError> {
-    let hold = match prior.hold_id {
+async fn replay_hold(tx: &mut Conn<'_>, entry: LedgerEntry) -> Result<HoldOutcome, DomainError> {
+    let hold = match entry.hold_id {
         Some(id) => holds::get(tx, id).await?,
         None => None,
     }

@@ -39,6 +39,10 @@ struct Context {
     actor_name: Option<String>,
 }
 
+/// An endpoint with what its message needs: its id and event types, the
+/// organization's slug and name, the actor's address or key name.
+type EndpointRow = (i64, String, String, String, Option<String>, Option<String>);
+
 /// The queue's name for its worker's wakes.
 pub const QUEUE: &str = "webhooks";
 
@@ -74,8 +78,7 @@ pub(in crate::domain) async fn enqueue(
             actor_email,
             key_name,
         ));
-    let endpoints: Vec<(i64, String, String, String, Option<String>, Option<String>)> =
-        with_conn!(tx, |c| query.load(c).await)?;
+    let endpoints: Vec<EndpointRow> = with_conn!(tx, |c| query.load(c).await)?;
     let mut context = None;
     let mut wanting = Vec::new();
     for (id, types, slug, name, actor_email, key_name) in endpoints {
