@@ -2,9 +2,9 @@
 -- order (from the server's log with log_statement = all; see
 -- src/domain/credits/spending.rs and mod.rs, and the change recorder):
 -- the service key's lookup, then one transaction that claims the
--- idempotency key, moves the credit, writes the ledger entry, remembers it
--- under the key, and records the change (audit row, webhook endpoints,
--- live event and its NOTIFY).
+-- idempotency key, moves the credit, writes the ledger entry (which a
+-- repeat finds by its key), and records the change (audit row, webhook
+-- endpoints, live event and its NOTIFY).
 -- pgbench -M prepared, variables (-D): org, user, member, key_id, key_hash;
 -- r makes a fresh idempotency key per transaction. (A space follows the
 -- colons of the JSON texts: pgbench would read `:null` as a variable.)
@@ -23,11 +23,11 @@ UPDATE organizations SET credits_available = credits_available + 0, credits_dist
     RETURNING id, name, slug, created_at, credits_available AS pool_after, credits_distributed, credits_held AS pool_held, credits_spent AS pool_spent, standard_seat_limit, pro_seat_limit, standard_seats_used, pro_seats_used, member_count, admin_count, manager_count, basic_member_count \gset
 INSERT INTO credit_ledger (organization_id, user_id, actor_id, service_key_id, kind, amount, member_credits_after, pool_available_after, hold_id, idempotency_key, description, created_at)
     VALUES (:org, :user, DEFAULT, :key_id, 'spent', 1, :credits_after, :pool_after, DEFAULT, 'pgbench/' || CAST(:client_id AS text) || '/' || CAST(:r AS text), DEFAULT, LOCALTIMESTAMP)
-    RETURNING id AS ledger_id, organization_id, user_id, actor_id, service_key_id, kind, amount, member_credits_after, pool_available_after, hold_id, idempotency_key, description, created_at \gset
-UPDATE credit_spending_keys SET ledger_entry_id = :ledger_id, hold_id = NULL WHERE organization_id = :org AND idempotency_key = 'pgbench/' || CAST(:client_id AS text) || '/' || CAST(:r AS text);
-SELECT email FROM users WHERE id = :user LIMIT 1 \gset
+    RETURNING id, organization_id, user_id, actor_id, service_key_id, kind, amount, member_credits_after, pool_available_after, hold_id, idempotency_key, description, created_at;
 INSERT INTO audit_events (organization_id, actor_id, service_key_id, action, target_user_id, target_email, details, created_at)
-    VALUES (:org, DEFAULT, :key_id, 'credits.spent', :user, :email, '{"amount": 1,"balance":{"available":' || CAST(:credits_after AS text) || ',"credits":' || CAST(:credits_after AS text) || ',"held": 0,"spent": 1},"description": null,"hold": null,"idempotencyKey":"pgbench/' || CAST(:client_id AS text) || '/' || CAST(:r AS text) || '","pool":{"available":' || CAST(:pool_after AS text) || '}}', LOCALTIMESTAMP);
+    SELECT :org, NULL, :key_id, 'credits.spent', users.id, users.email, '{"amount": 1,"balance": {"available": ' || CAST(:credits_after AS text) || ',"credits": ' || CAST(:credits_after AS text) || ',"held": 0,"spent": 1},"description": null,"hold": null,"idempotencyKey":"pgbench/' || CAST(:client_id AS text) || '/' || CAST(:r AS text) || '","pool": {"available": ' || CAST(:pool_after AS text) || '}}', LOCALTIMESTAMP
+    FROM users WHERE users.id = :user
+    RETURNING target_email;
 SELECT w.id, w.event_types, o.slug, o.name, (SELECT email FROM users WHERE id = NULL LIMIT 1), (SELECT name FROM service_keys WHERE id = :key_id LIMIT 1)
     FROM webhook_endpoints w JOIN organizations o ON w.organization_id = o.id WHERE w.organization_id = :org AND w.enabled = true;
 UPDATE live_event_sequence SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq \gset
