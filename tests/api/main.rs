@@ -8,6 +8,7 @@ mod authorization;
 mod common;
 mod concurrency;
 mod config;
+mod credit_requests;
 mod credit_spending;
 mod docs;
 mod fixtures;

@@ -450,7 +450,7 @@ fn checked(spending: Spending) -> Result<Spending, DomainError> {
     })?;
     let description = spending
         .description
-        .map(checked_description)
+        .map(|raw| checked_description("description", raw))
         .transpose()?
         .flatten();
     Ok(Spending {
@@ -481,14 +481,17 @@ fn checked_key(key: String) -> Result<String, DomainError> {
     }
 }
 
-fn checked_description(raw: String) -> Result<Option<String>, DomainError> {
-    let refuse = |message: String| DomainError::BadField {
-        field: "description",
-        message,
-    };
+/// A free-text `field` of a credit call (a spend's description, a
+/// request's reason): one line of visible text, at most
+/// [`MAX_DESCRIPTION_LENGTH`] characters, trimmed; None when blank.
+pub(super) fn checked_description(
+    field: &'static str,
+    raw: String,
+) -> Result<Option<String>, DomainError> {
+    let refuse = |message: String| DomainError::BadField { field, message };
     if let Some((c, kind)) = text::stray_in_line(&raw) {
         return Err(refuse(format!(
-            "the description contains U+{:04X} ({kind}): it is one line of visible text",
+            "the {field} contains U+{:04X} ({kind}): it is one line of visible text",
             u32::from(c)
         )));
     }
@@ -497,7 +500,7 @@ fn checked_description(raw: String) -> Result<Option<String>, DomainError> {
         0 => Ok(None),
         1..=MAX_DESCRIPTION_LENGTH => Ok(Some(description.to_owned())),
         _ => Err(refuse(format!(
-            "the description must be at most {MAX_DESCRIPTION_LENGTH} characters"
+            "the {field} must be at most {MAX_DESCRIPTION_LENGTH} characters"
         ))),
     }
 }

@@ -5,6 +5,7 @@
 //! `RequestContext::change`, so that payload reads it afresh.
 
 mod account;
+mod credit_requests;
 mod credit_spending;
 mod invitation;
 mod member_billing;
@@ -16,7 +17,8 @@ mod webhooks;
 use async_graphql::MergedObject;
 
 /// Every mutation: accounts, organizations and their members, invitations,
-/// service keys, webhooks, and the spending of credits by services.
+/// service keys, webhooks, the spending of credits by services, and
+/// members' requests for credits.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     account::AccountMutation,
@@ -27,4 +29,5 @@ pub struct Mutation(
     service_keys::ServiceKeyMutation,
     webhooks::WebhookMutation,
     credit_spending::CreditSpendingMutation,
+    credit_requests::CreditRequestMutation,
 );
