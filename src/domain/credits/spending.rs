@@ -67,8 +67,9 @@ pub async fn spend(
     spending: Spending,
 ) -> Result<Spent, DomainError> {
     let key_id = spender(principal, spending.organization_id)?;
-    let spending = checked(spending)?;
+    // The input as given: a repeat must match it exactly.
     let request = fingerprint("spend", &spending, None);
+    let spending = checked(spending)?;
     let issuer = issuer.map(str::to_owned);
     db.write(move |tx| {
         async move {
@@ -131,6 +132,11 @@ pub async fn hold(
     expires_in: i64,
 ) -> Result<HoldOutcome, DomainError> {
     let key_id = spender(principal, spending.organization_id)?;
+    let request = fingerprint(
+        "hold",
+        &spending,
+        Some(json!({ "expiresInSeconds": expires_in })),
+    );
     let spending = checked(spending)?;
     if !HOLD_SECONDS.contains(&expires_in) {
         return Err(DomainError::BadField {
@@ -142,11 +148,6 @@ pub async fn hold(
             ),
         });
     }
-    let request = fingerprint(
-        "hold",
-        &spending,
-        Some(json!({ "expiresInSeconds": expires_in })),
-    );
     let issuer = issuer.map(str::to_owned);
     db.write(move |tx| {
         async move {
@@ -505,7 +506,8 @@ pub(super) fn checked_description(
     }
 }
 
-/// The input a key stands for, every field as given.
+/// The input a key stands for, every field as given (before the
+/// description is trimmed).
 fn fingerprint(op: &str, spending: &Spending, extra: Option<Value>) -> String {
     let (user_id, subject) = match &spending.member {
         Subject::User(id) => (Some(*id), None),
