@@ -971,6 +971,8 @@ async fn a_repeat_returns_the_first_call_and_another_input_under_its_key_conflic
     for (field, value) in [
         ("amount", json!(51)),
         ("description", json!("job 8")),
+        // Every field as given: the description before it is trimmed.
+        ("description", json!("job 7 ")),
         ("description", Value::Null),
     ] {
         let mut input = first_input.clone();
