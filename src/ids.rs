@@ -41,6 +41,7 @@ kinds!(
     WebhookDelivery,
     CreditLedgerEntry,
     CreditHold,
+    CreditRequest,
 );
 
 pub fn encode(kind: Kind, id: i64) -> String {

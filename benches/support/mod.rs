@@ -273,7 +273,7 @@ pub async fn join_by_invitation(
     let invite = "mutation($org: ID!, $email: String!, $role: AssignableRole!) { inviteMember(input: {organizationId: $org, email: $email, role: $role}) { invitation { id } } }";
     graphql(
         http,
-        &server.url,
+        &server.base_url,
         Some(owner_token),
         invite,
         json!({ "org": org, "email": email, "role": role }),
@@ -282,7 +282,7 @@ pub async fn join_by_invitation(
     let invitation = invitation_token(&server.mail_dir(), email).await;
     graphql(
         http,
-        &server.url,
+        &server.base_url,
         Some(token),
         "mutation($t: String!) { acceptInvitation(input: {token: $t}) { member { id } } }",
         json!({ "t": invitation }),
@@ -368,11 +368,27 @@ pub async fn closed_loop(
     length: Duration,
     check: fn(&[u8]) -> bool,
 ) -> Load {
+    let bodies = bodies.to_vec();
+    let body = move |n: usize| bodies[n % bodies.len()].clone();
+    closed_loop_of(http, server, token, body, clients, length, check).await
+}
+
+/// [`closed_loop`] where request n posts `body(n)` (n counts from 0 over
+/// all clients, the warm-up included): for requests that must each differ.
+pub async fn closed_loop_of(
+    http: &reqwest::Client,
+    server: &ServerProcess,
+    token: &str,
+    body: impl Fn(usize) -> String + Send + Sync + 'static,
+    clients: usize,
+    length: Duration,
+    check: fn(&[u8]) -> bool,
+) -> Load {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
-    let bodies: Arc<Vec<String>> = Arc::new(bodies.to_vec());
+    let body = Arc::new(body);
     let next = Arc::new(AtomicUsize::new(0));
     // Warm the connections and the caches.
     let warm_until = Instant::now() + Duration::from_millis(500);
@@ -385,11 +401,11 @@ pub async fn closed_loop(
         cpu(pid) - before
     });
     let clients = (0..clients).map(|_| {
-        let (http, url, token, bodies, next) = (
+        let (http, url, token, body, next) = (
             http.clone(),
-            format!("{}/graphql", server.url),
+            server.url.clone(),
             token.to_owned(),
-            bodies.clone(),
+            body.clone(),
             next.clone(),
         );
         tokio::spawn(async move {
@@ -399,7 +415,7 @@ pub async fn closed_loop(
                 if started >= deadline {
                     return latencies;
                 }
-                let body = bodies[next.fetch_add(1, Ordering::Relaxed) % bodies.len()].clone();
+                let body = body(next.fetch_add(1, Ordering::Relaxed));
                 let response = http
                     .post(&url)
                     .bearer_auth(&token)

@@ -20,6 +20,8 @@ pub enum Readable {
     Invitations,
     ServiceKeys,
     WebhookEndpoints,
+    /// Members' requests for credits, which the readers decide on.
+    CreditRequests,
 }
 
 impl Readable {
@@ -29,6 +31,7 @@ impl Readable {
             Readable::Organization => None,
             Readable::Members => Some(Permission::ViewMembers),
             Readable::Billing => Some(Permission::ViewBilling),
+            Readable::CreditRequests => Some(Permission::UpdateMembers),
             Readable::AuditLog | Readable::Invitations => Some(Permission::ManageMembers),
             Readable::ServiceKeys | Readable::WebhookEndpoints => {
                 Some(Permission::ManageOrganization)
@@ -124,6 +127,13 @@ impl Standing {
             None if self.sees_organization() => Ok(()),
             None => Err(DomainError::NotFound("organization")),
         }
+    }
+
+    /// A credit request is the asker's own business and its deciders'.
+    pub fn sees_request_of(&self, user_id: i64) -> bool {
+        self.membership()
+            .is_some_and(|mine| mine.user_id == user_id)
+            || self.may_read(Readable::CreditRequests).is_ok()
     }
 
     /// Credits and seat are the member's own business and billing's.

@@ -94,6 +94,11 @@ const UNIQUE_VIOLATIONS: &[(&str, &str, &str)] = &[
         "memberships.organization_id, memberships.user_id",
         "this user is already a member",
     ),
+    (
+        "credit_requests_one_pending_key",
+        "credit_requests.organization_id, credit_requests.user_id",
+        "you have a pending credit request already: cancel it or wait for its decision",
+    ),
 ];
 
 impl From<DbError> for DomainError {

@@ -1,12 +1,13 @@
 //! Removal and leaving: in one transaction the membership goes, its credits
-//! return to the pool, its seat is released, and one audit row says so.
+//! return to the pool, its pending credit request is cancelled, its seat is
+//! released, and one audit row says so.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::credits::spending;
+use super::credits::{requests, spending};
 use super::live_events::MembershipEvent;
 use super::members::{self, Membership, adjust_counters};
 use super::organizations::{self, Organization};
@@ -14,6 +15,7 @@ use super::recorder::{self, Action, Actor, Change, Target};
 use super::{DomainError, Permission, Role, SeatTier, access, credits, seats};
 use crate::db::schema::memberships;
 use crate::db::{Conn, Db, with_conn};
+use crate::ids::{self, Kind};
 
 #[derive(Debug, Clone)]
 pub struct Removal {
@@ -73,17 +75,23 @@ async fn end_membership(
     if member.credits > 0 {
         credits::return_all(tx, &member, actor).await?;
     }
+    let cancelled = requests::cancel_pending_of(tx, &member, actor_id).await?;
     let delete = diesel::delete(memberships::table.find(member.id));
     with_conn!(tx, |c| delete.execute(c).await)?;
     seats::release(tx, organization_id, member.seat).await?;
     adjust_counters(tx, organization_id, &[(member.role, -1)]).await?;
+    let mut details = json!({
+        "role": member.role.as_str(),
+        "creditsReturned": member.credits,
+        "seatReleased": member.seat.as_str(),
+    });
+    // The cancellation comes with the removal, as its releases do.
+    if let Some(request) = cancelled {
+        details["creditRequestCancelled"] = json!(ids::encode(Kind::CreditRequest, request.id));
+    }
     let change = Change::new(organization_id, actor_id, action)
         .about(Target::member(&member).with_previous_role(member.role))
-        .details(json!({
-            "role": member.role.as_str(),
-            "creditsReturned": member.credits,
-            "seatReleased": member.seat.as_str(),
-        }))
+        .details(details)
         .live(MembershipEvent::removed(&member, actor_id));
     recorder::record(tx, change).await?;
     let organization = organizations::get(tx, organization_id).await?;

@@ -3,9 +3,9 @@ use async_graphql::{Context, ID, Object, Result};
 use super::context::{RequestContext, context, require_principal, secret_attempt};
 use super::ids::{self, Kind};
 use super::types::{
-    AuditEvent, CreditHold, CreditLedgerEntry, Invitation, InvitationPreview, Node, Organization,
-    PermissionCheckInput, PermissionCheckResult, ServiceKey, User, Viewer, WebhookDelivery,
-    WebhookEndpoint,
+    AuditEvent, CreditHold, CreditLedgerEntry, CreditRequest, Invitation, InvitationPreview, Node,
+    Organization, PermissionCheckInput, PermissionCheckResult, ServiceKey, User, Viewer,
+    WebhookDelivery, WebhookEndpoint,
 };
 use crate::db::Conn;
 use crate::domain::access::{self, Readable};
@@ -87,6 +87,14 @@ impl Query {
             )
             .await?
             .map(|h| Node::CreditHold(CreditHold(h))),
+            // The member who asked reads their own request too.
+            (Kind::CreditRequest, id) => match by_id(state, id, credits::requests::by_ids).await? {
+                Some(request) => Organization::standing(ctx, request.organization_id)
+                    .await?
+                    .sees_request_of(request.user_id)
+                    .then_some(Node::CreditRequest(CreditRequest(request))),
+                None => None,
+            },
         })
     }
 

@@ -35,6 +35,10 @@ enum Rule {
     Invitee,
     /// Only a service key of the organization (spending credits).
     ServiceKey,
+    /// Any member, for themselves (asking for credits).
+    AnyMember,
+    /// Only the member who asked (none of the actors: the target asked).
+    Asker,
 }
 
 struct Case {
@@ -53,6 +57,8 @@ struct Fixture {
     target_user: String,
     /// A hold of 2 of the target's credits, placed by the service key.
     hold: String,
+    /// The target's pending request for 5 credits.
+    credit_request: String,
     /// A pending invitation, and the token its email carried.
     invitation: String,
     token: String,
@@ -288,6 +294,36 @@ const CASES: &[Case] = &[
         query: "mutation($h: ID!) { releaseCreditHold(input: {holdId: $h, idempotencyKey: \"release\"}) { hold { status } member { heldCredits } } }",
         variables: |f| json!({ "h": f.hold }),
     },
+    Case {
+        name: "requestCredits",
+        rule: Rule::AnyMember,
+        query: "mutation($org: ID!) { requestCredits(input: {organizationId: $org, amount: 5}) { request { status } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
+    Case {
+        name: "cancelCreditRequest",
+        rule: Rule::Asker,
+        query: "mutation($r: ID!) { cancelCreditRequest(input: {requestId: $r}) { request { status } } }",
+        variables: |f| json!({ "r": f.credit_request }),
+    },
+    Case {
+        name: "approveCreditRequest",
+        rule: Rule::Needs("UPDATE_MEMBERS"),
+        query: "mutation($r: ID!) { approveCreditRequest(input: {requestId: $r}) { request { status approvedAmount } } }",
+        variables: |f| json!({ "r": f.credit_request }),
+    },
+    Case {
+        name: "declineCreditRequest",
+        rule: Rule::Needs("UPDATE_MEMBERS"),
+        query: "mutation($r: ID!) { declineCreditRequest(input: {requestId: $r}) { request { status } } }",
+        variables: |f| json!({ "r": f.credit_request }),
+    },
+    Case {
+        name: "Organization.creditRequests",
+        rule: Rule::Needs("UPDATE_MEMBERS"),
+        query: "query($org: ID!) { organization(id: $org) { creditRequests { totalCount } } }",
+        variables: |f| json!({ "org": f.org }),
+    },
 ];
 
 /// Public mutations: no session needed, so no permission to check.
@@ -364,9 +400,20 @@ async fn fixture(app: &TestApp, actors: &Actors) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
+    let credit_request = actors
+        .target
+        .ok(
+            "mutation($org: ID!) { requestCredits(input: {organizationId: $org, amount: 5}) { request { id } } }",
+            json!({ "org": org }),
+        )
+        .await["requestCredits"]["request"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         target_user,
         hold,
+        credit_request,
         org,
         target,
         invitation,
@@ -393,6 +440,8 @@ fn expected(case: &str, rule: Rule, actor: &str) -> Option<(&'static str, Option
         (Rule::SignedIn, _) => None,
         (Rule::Invitee, _) => Some(("FORBIDDEN", None)),
         (_, "outsider") => Some(("NOT_FOUND", None)),
+        (Rule::AnyMember, _) => None,
+        (Rule::Asker, _) => Some(("FORBIDDEN", None)),
         (Rule::MemberButOwner, "owner") => Some(("CONFLICT", None)),
         (Rule::MemberButOwner, _) => None,
         (Rule::Needs(permission), role) if role_has(role, permission) => None,

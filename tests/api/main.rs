@@ -9,6 +9,8 @@ mod authorization;
 mod common;
 mod concurrency;
 mod config;
+mod credit_requests;
+mod credit_spending;
 mod docs;
 mod fixtures;
 mod identity;

@@ -7,6 +7,7 @@
 
 pub mod holds;
 pub mod ledger;
+pub mod requests;
 pub mod spending;
 
 use diesel::prelude::*;

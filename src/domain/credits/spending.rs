@@ -67,8 +67,9 @@ pub async fn spend(
     spending: Spending,
 ) -> Result<Spent, DomainError> {
     let key_id = spender(principal, spending.organization_id)?;
-    let spending = checked(spending)?;
+    // The input as given: a repeat must match it exactly.
     let request = fingerprint("spend", &spending, None);
+    let spending = checked(spending)?;
     let issuer = issuer.map(str::to_owned);
     db.write(move |tx| {
         async move {
@@ -131,6 +132,11 @@ pub async fn hold(
     expires_in: i64,
 ) -> Result<HoldOutcome, DomainError> {
     let key_id = spender(principal, spending.organization_id)?;
+    let request = fingerprint(
+        "hold",
+        &spending,
+        Some(json!({ "expiresInSeconds": expires_in })),
+    );
     let spending = checked(spending)?;
     if !HOLD_SECONDS.contains(&expires_in) {
         return Err(DomainError::BadField {
@@ -142,11 +148,6 @@ pub async fn hold(
             ),
         });
     }
-    let request = fingerprint(
-        "hold",
-        &spending,
-        Some(json!({ "expiresInSeconds": expires_in })),
-    );
     let issuer = issuer.map(str::to_owned);
     db.write(move |tx| {
         async move {
@@ -450,7 +451,7 @@ fn checked(spending: Spending) -> Result<Spending, DomainError> {
     })?;
     let description = spending
         .description
-        .map(checked_description)
+        .map(|raw| checked_description("description", raw))
         .transpose()?
         .flatten();
     Ok(Spending {
@@ -481,14 +482,17 @@ fn checked_key(key: String) -> Result<String, DomainError> {
     }
 }
 
-fn checked_description(raw: String) -> Result<Option<String>, DomainError> {
-    let refuse = |message: String| DomainError::BadField {
-        field: "description",
-        message,
-    };
+/// A free-text `field` of a credit call (a spend's description, a
+/// request's reason): one line of visible text, at most
+/// [`MAX_DESCRIPTION_LENGTH`] characters, trimmed; None when blank.
+pub(super) fn checked_description(
+    field: &'static str,
+    raw: String,
+) -> Result<Option<String>, DomainError> {
+    let refuse = |message: String| DomainError::BadField { field, message };
     if let Some((c, kind)) = text::stray_in_line(&raw) {
         return Err(refuse(format!(
-            "the description contains U+{:04X} ({kind}): it is one line of visible text",
+            "the {field} contains U+{:04X} ({kind}): it is one line of visible text",
             u32::from(c)
         )));
     }
@@ -497,12 +501,13 @@ fn checked_description(raw: String) -> Result<Option<String>, DomainError> {
         0 => Ok(None),
         1..=MAX_DESCRIPTION_LENGTH => Ok(Some(description.to_owned())),
         _ => Err(refuse(format!(
-            "the description must be at most {MAX_DESCRIPTION_LENGTH} characters"
+            "the {field} must be at most {MAX_DESCRIPTION_LENGTH} characters"
         ))),
     }
 }
 
-/// The input a key stands for, every field as given.
+/// The input a key stands for, every field as given (before the
+/// description is trimmed).
 fn fingerprint(op: &str, spending: &Spending, extra: Option<Value>) -> String {
     let (user_id, subject) = match &spending.member {
         Subject::User(id) => (Some(*id), None),

@@ -6,6 +6,7 @@
 
 mod account;
 mod addresses;
+mod credit_requests;
 mod credit_spending;
 mod invitation;
 mod member_billing;
@@ -18,7 +19,7 @@ use async_graphql::MergedObject;
 
 /// Every mutation: accounts (their addresses and passwords too),
 /// organizations and their members, invitations, service keys, webhooks,
-/// and the spending of credits by services.
+/// the spending of credits by services, and members' requests for credits.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     account::AccountMutation,
@@ -30,4 +31,5 @@ pub struct Mutation(
     service_keys::ServiceKeyMutation,
     webhooks::WebhookMutation,
     credit_spending::CreditSpendingMutation,
+    credit_requests::CreditRequestMutation,
 );

@@ -4,8 +4,8 @@
 use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject};
 
 use super::{
-    AuditEvent, CreditHold, CreditLedgerEntry, Invitation, Member, ServiceKey, WebhookDelivery,
-    WebhookEndpoint,
+    AuditEvent, CreditHold, CreditLedgerEntry, CreditRequest, Invitation, Member, ServiceKey,
+    WebhookDelivery, WebhookEndpoint,
 };
 use crate::domain::pagination::Page;
 use crate::graphql::context::{Read, context};
@@ -27,6 +27,7 @@ pub struct PageInfo {
 #[graphql(concrete(name = "WebhookDeliveryEdge", params(WebhookDelivery)))]
 #[graphql(concrete(name = "CreditLedgerEntryEdge", params(CreditLedgerEntry)))]
 #[graphql(concrete(name = "CreditHoldEdge", params(CreditHold)))]
+#[graphql(concrete(name = "CreditRequestEdge", params(CreditRequest)))]
 pub struct Edge<N: OutputType> {
     pub cursor: String,
     pub node: N,
@@ -43,6 +44,7 @@ pub struct Edge<N: OutputType> {
 #[graphql(concrete(name = "WebhookDeliveryConnection", params(WebhookDelivery)))]
 #[graphql(concrete(name = "CreditLedgerEntryConnection", params(CreditLedgerEntry)))]
 #[graphql(concrete(name = "CreditHoldConnection", params(CreditHold)))]
+#[graphql(concrete(name = "CreditRequestConnection", params(CreditRequest)))]
 pub struct Connection<N: OutputType + Clone>
 where
     Edge<N>: OutputType,

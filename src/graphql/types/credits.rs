@@ -1,11 +1,11 @@
-//! The credit ledger and holds, as clients read them.
+//! The credit ledger, holds and requests, as clients read them.
 
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::{Organization, ServiceKey, User, timestamp};
 use crate::domain::credits;
-use crate::domain::credits::holds;
+use crate::domain::credits::{holds, requests};
 use crate::domain::service_keys;
 use crate::graphql::context::context;
 use crate::graphql::ids::{self, Kind};
@@ -38,6 +38,15 @@ pub enum CreditHoldStatus {
     Settled,
     Released,
     Expired,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::credits::requests::RequestStatus")]
+pub enum CreditRequestStatus {
+    Pending,
+    Approved,
+    Declined,
+    Cancelled,
 }
 
 /// One movement of credits, with the balances after it.
@@ -143,5 +152,48 @@ impl CreditHold {
     /// When it was settled, released or expired.
     async fn ended_at(&self) -> Option<DateTime<Utc>> {
         self.0.ended_at.map(timestamp)
+    }
+}
+
+/// A member's request for credits, which a holder of UPDATE_MEMBERS approves
+/// or declines.
+#[derive(Clone)]
+pub struct CreditRequest(pub requests::CreditRequest);
+
+#[Object]
+impl CreditRequest {
+    pub(super) async fn id(&self) -> ID {
+        ids::encode(Kind::CreditRequest, self.0.id)
+    }
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        Organization::require_visible(ctx, self.0.organization_id).await
+    }
+    /// The member who asked.
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        User::load(ctx, self.0.user_id).await
+    }
+    async fn amount(&self) -> i32 {
+        self.0.amount
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    async fn status(&self) -> CreditRequestStatus {
+        self.0.status.into()
+    }
+    /// What was distributed on approval; may be less than asked.
+    async fn approved_amount(&self) -> Option<i32> {
+        self.0.approved_amount
+    }
+    /// Who approved or declined it; for a cancelled one, who cancelled it (the member, or whoever removed them).
+    async fn decided_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        User::load_optional(ctx, self.0.decided_by).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        timestamp(self.0.created_at)
+    }
+    /// When it was approved, declined or cancelled.
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at.map(timestamp)
     }
 }

@@ -23,7 +23,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 pub use audit::AuditEvent;
 pub use billing::{CreditPool, SeatInventory};
 pub use connection::Connection;
-pub use credits::{CreditHold, CreditHoldStatus, CreditLedgerEntry};
+pub use credits::{
+    CreditHold, CreditHoldStatus, CreditLedgerEntry, CreditRequest, CreditRequestStatus,
+};
 pub use enums::{
     AssignableRole, InvitationStatus, MemberOrder, MembershipEventKind, Permission, Role, SeatTier,
 };
@@ -46,6 +48,7 @@ pub type WebhookEndpointConnection = Connection<WebhookEndpoint>;
 pub type WebhookDeliveryConnection = Connection<WebhookDelivery>;
 pub type CreditLedgerEntryConnection = Connection<CreditLedgerEntry>;
 pub type CreditHoldConnection = Connection<CreditHold>;
+pub type CreditRequestConnection = Connection<CreditRequest>;
 
 /// A stored timestamp as the API's DateTime (stored times are UTC).
 pub fn timestamp(at: NaiveDateTime) -> DateTime<Utc> {

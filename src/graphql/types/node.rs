@@ -1,8 +1,8 @@
 use async_graphql::{ID, Interface};
 
 use super::{
-    AuditEvent, CreditHold, CreditLedgerEntry, Invitation, Member, Organization, ServiceKey, User,
-    WebhookDelivery, WebhookEndpoint,
+    AuditEvent, CreditHold, CreditLedgerEntry, CreditRequest, Invitation, Member, Organization,
+    ServiceKey, User, WebhookDelivery, WebhookEndpoint,
 };
 
 #[derive(Interface)]
@@ -18,4 +18,5 @@ pub enum Node {
     WebhookDelivery(WebhookDelivery),
     CreditLedgerEntry(CreditLedgerEntry),
     CreditHold(CreditHold),
+    CreditRequest(CreditRequest),
 }

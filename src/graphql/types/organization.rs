@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use super::connection::{Connection, connection, read_page};
 use super::{
     AuditEvent, AuditEventConnection, CreditLedgerEntry, CreditLedgerEntryConnection, CreditPool,
-    Invitation, InvitationConnection, InvitationStatus, Member, MemberConnection, MemberOrder,
-    Permission, Role, SeatInventory, ServiceKey, ServiceKeyConnection, User, WebhookEndpoint,
-    WebhookEndpointConnection, enums, timestamp,
+    CreditRequest, CreditRequestConnection, CreditRequestStatus, Invitation, InvitationConnection,
+    InvitationStatus, Member, MemberConnection, MemberOrder, Permission, Role, SeatInventory,
+    ServiceKey, ServiceKeyConnection, User, WebhookEndpoint, WebhookEndpointConnection, enums,
+    timestamp,
 };
 use crate::domain::access::{Readable, Standing};
 use crate::domain::members::{self, MemberFilter};
@@ -169,6 +170,29 @@ impl Organization {
             async |c| credits::ledger::list(c, organization_id, user_id, &args).await,
             async |c| credits::ledger::count(c, organization_id, user_id).await,
             CreditLedgerEntry,
+        )
+        .await
+    }
+
+    /// Requests for credits, newest first. Requires UPDATE_MEMBERS.
+    async fn credit_requests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<CreditRequestStatus>,
+    ) -> Result<CreditRequestConnection> {
+        self.standing.may_read(Readable::CreditRequests)?;
+        let args = PageArgs::new(first, after, None, None);
+        let filter = credits::requests::RequestFilter {
+            organization_id: self.organization.id,
+            status: status.map(Into::into),
+        };
+        connection(
+            ctx,
+            async |c| credits::requests::list(c, filter, &args).await,
+            async |c| credits::requests::count(c, filter).await,
+            CreditRequest,
         )
         .await
     }
