@@ -160,25 +160,28 @@ impl Deltas {
     }
 }
 
-/// Moves `amount` credits of `kind` for `member` (None only for ADDED) in
-/// the caller's transaction, and writes its ledger row. The member's row is
-/// updated before the organization's: the lock order of every operation.
+/// Moves `amount` credits of `kind` for the member who is `user_id` in the
+/// organization (None only for ADDED) in the caller's transaction, and
+/// writes its ledger row. The member's row is updated before the
+/// organization's: the lock order of every operation. Not a member:
+/// NOT_FOUND.
 pub(super) async fn apply(
     tx: &mut Conn<'_>,
     organization_id: i64,
-    member: Option<&Membership>,
+    user_id: Option<i64>,
     kind: EntryKind,
     amount: i32,
     actor: Actor,
     about: About<'_>,
 ) -> Result<Moved, DomainError> {
-    match try_apply(tx, organization_id, member, kind, amount, actor, about).await? {
+    match try_apply(tx, organization_id, user_id, kind, amount, actor, about).await? {
         Ok(moved) => Ok(moved),
         Err(Shortfall::Member) => {
-            let available = match member {
-                Some(member) => available_of(tx, member.id).await?,
-                None => 0,
-            };
+            let available = match user_id {
+                Some(user_id) => available_of(tx, organization_id, user_id).await?,
+                None => None,
+            }
+            .ok_or(DomainError::NotFound("member"))?;
             Err(DomainError::short_of_credits(
                 format!("the member has {available} credits available, fewer than {amount}"),
                 available,
@@ -206,16 +209,20 @@ pub(super) async fn apply(
 async fn try_apply(
     tx: &mut Conn<'_>,
     organization_id: i64,
-    member: Option<&Membership>,
+    user_id: Option<i64>,
     kind: EntryKind,
     amount: i32,
     actor: Actor,
     about: About<'_>,
 ) -> Result<Result<Moved, Shortfall>, DomainError> {
     let d = Deltas::of(kind, amount);
-    let member = match member {
-        Some(member) => {
-            let update = diesel::update(memberships::table.find(member.id))
+    let member = match user_id {
+        Some(user_id) => {
+            // A SUSPENDED member's credits cannot be held or spent: with
+            // suspension, that is one more filter here for those kinds.
+            let update = diesel::update(memberships::table)
+                .filter(memberships::organization_id.eq(organization_id))
+                .filter(memberships::user_id.eq(user_id))
                 .filter((memberships::credits - memberships::credits_held).ge(d.member_needs))
                 .set((
                     memberships::credits.eq(memberships::credits + d.credits),
@@ -280,11 +287,17 @@ async fn try_apply(
     }))
 }
 
-async fn available_of(tx: &mut Conn<'_>, member_id: i64) -> Result<i32, DomainError> {
+/// A member's available credits; None if they are not a member.
+async fn available_of(
+    tx: &mut Conn<'_>,
+    organization_id: i64,
+    user_id: i64,
+) -> Result<Option<i32>, DomainError> {
     let query = memberships::table
-        .find(member_id)
+        .filter(memberships::organization_id.eq(organization_id))
+        .filter(memberships::user_id.eq(user_id))
         .select(memberships::credits - memberships::credits_held);
-    Ok(with_conn!(tx, |c| query.first(c).await)?)
+    Ok(with_conn!(tx, |c| query.first(c).await.optional())?)
 }
 
 /// Tops up the organization's pool.
@@ -330,7 +343,7 @@ pub(in crate::domain) async fn return_all(
     apply(
         tx,
         organization_id,
-        Some(member),
+        Some(member.user_id),
         EntryKind::Returned,
         credits,
         actor,
@@ -397,7 +410,7 @@ pub(super) async fn move_and_record(
     let moved = apply(
         tx,
         organization_id,
-        Some(member),
+        Some(member.user_id),
         kind,
         amount,
         actor,

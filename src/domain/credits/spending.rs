@@ -86,8 +86,7 @@ pub async fn spend(
                     })?;
                 return Ok(Spent { entry, member });
             }
-            let member =
-                member_named(tx, organization_id, &spending.member, issuer.as_deref()).await?;
+            let user_id = user_named(tx, &spending.member, issuer.as_deref()).await?;
             let actor = Actor::ServiceKey(key_id);
             let about = About {
                 hold_id: None,
@@ -97,7 +96,7 @@ pub async fn spend(
             let moved = apply(
                 tx,
                 organization_id,
-                Some(&member),
+                Some(user_id),
                 EntryKind::Spent,
                 spending.amount,
                 actor,
@@ -156,13 +155,12 @@ pub async fn hold(
             if let Claim::Repeat(entry) = claim_key(tx, organization_id, key, &request).await? {
                 return replay_hold(tx, entry).await;
             }
-            let member =
-                member_named(tx, organization_id, &spending.member, issuer.as_deref()).await?;
+            let user_id = user_named(tx, &spending.member, issuer.as_deref()).await?;
             let actor = Actor::ServiceKey(key_id);
             let at = now();
             let new = NewHold {
                 organization_id,
-                user_id: member.user_id,
+                user_id,
                 amount: spending.amount,
                 description: spending.description.as_deref(),
                 idempotency_key: key,
@@ -170,7 +168,8 @@ pub async fn hold(
                 created_at: at,
                 expires_at: at + Duration::seconds(expires_in),
             };
-            // A refusal for want of credits rolls the hold back with the rest.
+            // A refusal (no such member, too few credits) rolls the hold
+            // back with the rest.
             let hold = holds::insert(tx, new).await?;
             let about = About {
                 hold_id: Some(hold.id),
@@ -180,7 +179,7 @@ pub async fn hold(
             let moved = apply(
                 tx,
                 organization_id,
-                Some(&member),
+                Some(user_id),
                 EntryKind::Held,
                 spending.amount,
                 actor,
@@ -338,7 +337,7 @@ async fn end_locked(
             let moved = apply(
                 tx,
                 organization_id,
-                Some(&member_now),
+                Some(member_now.user_id),
                 kind,
                 amount,
                 actor,
@@ -385,7 +384,7 @@ pub(in crate::domain) async fn release_all_of(
         let moved = apply(
             tx,
             member.organization_id,
-            Some(&member),
+            Some(member.user_id),
             EntryKind::Released,
             hold.amount,
             actor,
@@ -591,15 +590,15 @@ async fn member_now(
     }
 }
 
-/// The member a call names, by orgql's user id or the provider's subject.
-async fn member_named(
+/// The user a call names, by orgql's user id or the provider's subject
+/// (whether they are a member, the movement finds).
+async fn user_named(
     tx: &mut Conn<'_>,
-    organization_id: i64,
     whom: &Subject,
     issuer: Option<&str>,
-) -> Result<Membership, DomainError> {
-    let user_id = match whom {
-        Subject::User(id) => Some(*id),
+) -> Result<i64, DomainError> {
+    match whom {
+        Subject::User(id) => Ok(*id),
         Subject::Provider(subject) => {
             let Some(issuer) = issuer else {
                 return Err(DomainError::BadField {
@@ -612,13 +611,9 @@ async fn member_named(
                 .await?
                 .pop()
                 .map(|(_, id)| id)
+                .ok_or(DomainError::NotFound("member"))
         }
-    };
-    // A SUSPENDED member's credits cannot be held or spent: with suspension,
-    // the refusal goes here.
-    member_now(tx, organization_id, user_id)
-        .await?
-        .ok_or(DomainError::NotFound("member"))
+    }
 }
 
 /// What a movement's audit row and webhook say: the amounts, the hold, and
