@@ -14,9 +14,8 @@ BEGIN;
 INSERT INTO credit_spending_keys (organization_id, idempotency_key, request, created_at)
     VALUES (:org, 'pgbench/' || CAST(:client_id AS text) || '/' || CAST(:r AS text), '{"amount": 1,"description": null,"extra": null,"op":"spend","subject": null,"userId":' || CAST(:user AS text) || '}', LOCALTIMESTAMP)
     ON CONFLICT DO NOTHING;
-SELECT id, organization_id, user_id, role, credits, credits_held, credits_spent, seat, joined_at FROM memberships WHERE user_id = :user AND organization_id = ANY(ARRAY[:org]::bigint[]);
 UPDATE memberships SET credits = credits + -1, credits_held = credits_held + 0, credits_spent = credits_spent + 1
-    WHERE id = :member AND credits - credits_held >= 1
+    WHERE organization_id = :org AND user_id = :user AND credits - credits_held >= 1
     RETURNING id, organization_id, user_id, role, credits AS credits_after, credits_held, credits_spent, seat, joined_at \gset
 UPDATE organizations SET credits_available = credits_available + 0, credits_distributed = credits_distributed + -1, credits_held = credits_held + 0, credits_spent = credits_spent + 1
     WHERE id = :org AND credits_available >= 0 AND credits_available + credits_distributed + credits_spent <= 2147483647
