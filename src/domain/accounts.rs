@@ -4,11 +4,12 @@
 
 use std::net::IpAddr;
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
+pub use super::account_settings::AccountSettings;
 use super::attempts::Attempts;
 use super::members::Membership;
 use super::sessions::{self, SignedIn};
@@ -16,34 +17,6 @@ use super::users::{User, by_ids, holders, normalize_email, normalize_name};
 use super::{DomainError, addresses, invitations, now, passwords};
 use crate::db::schema::users;
 use crate::db::{Db, with_conn};
-
-/// Password accounts, and the mails about an account (its address's
-/// verification, its password's reset).
-#[derive(Debug, Clone)]
-pub struct AccountSettings {
-    /// Off for products whose people sign in only at their identity provider.
-    pub password_accounts: bool,
-    /// Account mails link to `{app_url}/verify-email?token=TOKEN` and
-    /// `{app_url}/reset-password?token=TOKEN`.
-    pub app_url: String,
-    /// How long a verification link works.
-    pub verification_ttl: Duration,
-    /// How long a password reset link works.
-    pub reset_ttl: Duration,
-}
-
-impl AccountSettings {
-    pub(super) fn require_password_accounts(&self) -> Result<(), DomainError> {
-        match self.password_accounts {
-            true => Ok(()),
-            false => Err(DomainError::Forbidden(
-                "password accounts are turned off on this server: sign in with your \
-                 identity provider"
-                    .into(),
-            )),
-        }
-    }
-}
 
 #[derive(Insertable)]
 #[diesel(table_name = users)]

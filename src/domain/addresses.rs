@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
+use super::account_settings::AccountSettings;
 use super::account_tokens::{self, Purpose};
-use super::accounts::AccountSettings;
 use super::users::{User, by_ids, holders};
 use super::{DomainError, account_mail, now, outbox};
 use crate::db::schema::users;

@@ -4,6 +4,7 @@
 
 pub mod access;
 mod account_mail;
+mod account_settings;
 mod account_tokens;
 pub mod accounts;
 pub mod addresses;

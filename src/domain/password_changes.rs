@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::FutureExt;
 
+use super::account_settings::AccountSettings;
 use super::account_tokens::{self, Purpose};
-use super::accounts::AccountSettings;
 use super::addresses::{lock_user, prove};
 use super::attempts::Attempts;
 use super::principal::Principal;
