@@ -71,13 +71,14 @@ impl CreditSpendingMutation {
     ) -> Result<SpendCreditsPayload> {
         let principal = require_principal(ctx)?;
         let state = context(ctx);
-        let spend = Spending {
-            organization_id: ids::decode(&input.organization_id, Kind::Organization)?,
-            member: member(input.user_id, input.subject)?,
-            amount: input.amount,
-            idempotency_key: input.idempotency_key,
-            description: input.description,
-        };
+        let spend = spending_of(
+            &input.organization_id,
+            input.user_id,
+            input.subject,
+            input.amount,
+            input.idempotency_key,
+            input.description,
+        )?;
         let issuer = state.services.provider_issuer.as_deref();
         let spent = state
             .change(async |db| spending::spend(db, &principal, issuer, spend).await)
@@ -96,13 +97,14 @@ impl CreditSpendingMutation {
     ) -> Result<CreditHoldPayload> {
         let principal = require_principal(ctx)?;
         let state = context(ctx);
-        let hold = Spending {
-            organization_id: ids::decode(&input.organization_id, Kind::Organization)?,
-            member: member(input.user_id, input.subject)?,
-            amount: input.amount,
-            idempotency_key: input.idempotency_key,
-            description: input.description,
-        };
+        let hold = spending_of(
+            &input.organization_id,
+            input.user_id,
+            input.subject,
+            input.amount,
+            input.idempotency_key,
+            input.description,
+        )?;
         let issuer = state.services.provider_issuer.as_deref();
         let seconds = i64::from(
             input
@@ -144,6 +146,24 @@ impl CreditSpendingMutation {
             .await?;
         Ok(payload(outcome))
     }
+}
+
+/// A spend's or a hold's input as the domain takes it.
+fn spending_of(
+    organization_id: &ID,
+    user_id: Option<ID>,
+    subject: Option<String>,
+    amount: i32,
+    idempotency_key: String,
+    description: Option<String>,
+) -> Result<Spending> {
+    Ok(Spending {
+        organization_id: ids::decode(organization_id, Kind::Organization)?,
+        member: member(user_id, subject)?,
+        amount,
+        idempotency_key,
+        description,
+    })
 }
 
 /// The member a call names: exactly one of userId and subject.
